@@ -1,0 +1,58 @@
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+    def create_user(self, email, name, password=None, **extra):
+        if not email:
+            raise ValueError("Users need an email address.")
+        user = self.model(email=email.strip().lower(), name=name.strip(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, name, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, name, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A learner and teacher. Logs in by email; `name` is the public handle.
+
+    Credits are not a field here: the user's ledger account holds them (see `ledger`).
+    Whether a user is online is derived from their live connections (see `realtime`).
+    """
+
+    email = models.EmailField(max_length=254, unique=True)
+    name = models.CharField(max_length=150)
+    availability = models.CharField(max_length=255, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.UniqueConstraint(Lower("name"), name="user_name_ci_unique"),
+        ]
+
+    def save(self, *args, **kwargs):
+        self.email = (self.email or "").strip().lower()
+        super().save(*args, **kwargs)
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>"

@@ -1,0 +1,34 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+
+class LearningPost(models.Model):
+    """ "I want to learn X (and can teach Y in exchange)"."""
+
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="learning_posts"
+    )
+    topic_to_learn = models.CharField(max_length=255)
+    topic_to_teach = models.CharField(max_length=255, blank=True, default="")
+    ok_with_just_learning = models.BooleanField(default=False)
+    bounty_enabled = models.BooleanField(default=False)
+    is_completed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "creator",
+                Lower("topic_to_learn"),
+                condition=Q(is_completed=False),
+                name="one_active_post_per_creator_topic",
+            ),
+        ]
+        indexes = [models.Index(fields=["is_completed", "-created_at"], name="post_active_newest")]
+
+    def __str__(self):
+        return f"{self.creator_id}: learn {self.topic_to_learn}"

@@ -1,0 +1,212 @@
+"""Settings for Link & Learn.
+
+Every value that differs between a laptop and production is read here, once, from the
+environment (or an optional `.env` file next to manage.py). Nothing else reads os.environ.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+INSECURE_DEV_SECRET_KEY = "django-insecure-link-and-learn-development-only"
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEV_SECRET_KEY)
+if not DEBUG and (not SECRET_KEY or SECRET_KEY == INSECURE_DEV_SECRET_KEY or len(SECRET_KEY) < 50):
+    # A production process must never sign tokens with a key that is public in this repository.
+    raise ImproperlyConfigured("Set SECRET_KEY (50+ random characters) when DEBUG is False.")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "corsheaders",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "common",
+    "accounts",
+    "ledger",
+    "learning",
+    "tutoring",
+    "reviews",
+    "chat",
+    "realtime",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "linklearn.urls"
+WSGI_APPLICATION = "linklearn.wsgi.application"
+ASGI_APPLICATION = "linklearn.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite allows one writer at a time: wait for the lock instead of failing at once, and
+    # take it at the start of a transaction so two writers cannot deadlock on an upgrade.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves the admin's and the API docs' assets from the installed apps, so the docs
+# page works under daphne with no internet, no collectstatic and no separate web server.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Channels -------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if not REDIS_URL and env.str("REDIS_HOST", default=""):
+    REDIS_URL = f"redis://{env.str('REDIS_HOST')}:{env.int('REDIS_PORT', default=6379)}/0"
+USE_IN_MEMORY_CHANNEL_LAYER = env.bool("USE_IN_MEMORY_CHANNEL_LAYER", default=not REDIS_URL)
+if USE_IN_MEMORY_CHANNEL_LAYER:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL or "redis://127.0.0.1:6379/0"]},
+        }
+    }
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "common.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "common.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login_failures_ip": env.str("THROTTLE_LOGIN_FAILURES_IP", default="20/hour"),
+        "login_failures_account": env.str("THROTTLE_LOGIN_FAILURES_ACCOUNT", default="5/15min"),
+        "signup": env.str("THROTTLE_SIGNUP", default="20/hour"),
+        "token_refresh": env.str("THROTTLE_TOKEN_REFRESH", default="120/min"),
+    },
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=30)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "ALGORITHM": "HS256",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Link & Learn API",
+    "DESCRIPTION": "Peer-to-peer learning paid for with credits. WebSockets are described in the README.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Request bodies over 1 MiB are refused (SPEC section 1).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+
+# The cache backs DRF throttles, so several processes must share it: Redis when configured.
+CACHES = {"default": env.cache("CACHE_URL", default=(REDIS_URL or "locmemcache://"))}
+
+# --- Credits and sessions (SPEC sections 4 and 6) -----------------------------------------
+SIGNUP_GRANT = Decimal(env.str("SIGNUP_GRANT", default="15.00"))
+BANK_INITIAL_RESERVE = Decimal(env.str("BANK_INITIAL_RESERVE", default="1000.00"))
+BANK_CUT_RATE = Decimal(env.str("BANK_CUT_RATE", default="0.10"))
+SUPPORT_COOLDOWN = timedelta(seconds=env.int("SUPPORT_COOLDOWN_SECONDS", default=24 * 3600))
+TIMER_DISCONNECT_GRACE = timedelta(seconds=env.int("TIMER_DISCONNECT_GRACE", default=120))
+TIMER_MAX_SECONDS = env.int("TIMER_MAX_SECONDS", default=4 * 3600)
+TIMER_SWEEP_INTERVAL = env.int("TIMER_SWEEP_INTERVAL", default=15)
+
+# --- Real-time ------------------------------------------------------------------------------
+# A connection whose process stopped refreshing it for this long counts as gone.
+PRESENCE_TTL = timedelta(seconds=env.int("PRESENCE_TTL", default=90))
+WS_MAX_FRAME_BYTES = 64 * 1024
+WS_RATE_LIMIT = env.int("WS_RATE_LIMIT", default=30)  # frames per WS_RATE_WINDOW seconds
+WS_RATE_WINDOW = env.int("WS_RATE_WINDOW", default=10)
+
+# --- Production hardening -------------------------------------------------------------------
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+api = [
+    path("", include("common.urls")),
+    path("auth/", include("accounts.urls.auth")),
+    path("users/", include("accounts.urls.users")),
+    path("", include("ledger.urls")),
+    path("posts/", include("learning.urls")),
+    path("sessions/", include("tutoring.urls")),
+    path("presence/", include("realtime.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+]

@@ -1,0 +1,116 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Session(models.Model):
+    """A live learning session between its creator (user1) and the invited user2."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACTIVE = "active", "Active"
+        COMPLETED = "completed", "Completed"
+        REJECTED = "rejected", "Rejected"
+
+    UNFINISHED = (Status.PENDING, Status.ACTIVE)
+
+    user1 = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="created_sessions"
+    )
+    user2 = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invited_sessions"
+    )
+    learning_request = models.ForeignKey(
+        "learning.LearningPost", null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions"
+    )
+    # "smaller_id:larger_id", so "one unfinished session per pair" is a plain unique constraint.
+    pair_key = models.CharField(max_length=64, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    user1_teaching_seconds = models.PositiveIntegerField(default=0)
+    user2_teaching_seconds = models.PositiveIntegerField(default=0)
+    credit_summary = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pair_key"],
+                condition=Q(status__in=["pending", "active"]),
+                name="one_unfinished_session_per_pair",
+            ),
+            models.CheckConstraint(condition=~Q(user1=models.F("user2")), name="session_needs_two_users"),
+        ]
+
+    def __str__(self):
+        return f"Session {self.pk} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        self.pair_key = self.make_pair_key(self.user1_id, self.user2_id)
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def make_pair_key(a_id: int, b_id: int) -> str:
+        low, high = sorted((a_id, b_id))
+        return f"{low}:{high}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    def is_participant(self, user_id: int) -> bool:
+        return user_id in (self.user1_id, self.user2_id)
+
+    def other_participant_id(self, user_id: int) -> int:
+        return self.user2_id if user_id == self.user1_id else self.user1_id
+
+
+class TeachingTimer(models.Model):
+    """One stretch of teaching by `teacher`, measured on the server clock."""
+
+    class StopReason(models.TextChoices):
+        STOPPED = "stopped", "Stopped by the teacher"
+        SESSION_ENDED = "session_ended", "Session ended"
+        TEACHER_ABSENT = "teacher_absent", "Teacher left"
+        MAX_DURATION = "max_duration", "Reached the maximum duration"
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="timers")
+    teacher = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    stop_reason = models.CharField(max_length=16, choices=StopReason.choices, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"], condition=Q(end_time__isnull=True), name="one_running_timer_per_session"
+            ),
+        ]
+        indexes = [models.Index(fields=["end_time"], name="timer_running")]
+
+    def __str__(self):
+        return f"Timer {self.pk} of {self.teacher_id} in {self.session_id}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.end_time is None
+
+
+class Attendance(models.Model):
+    """When a participant was last present in a session (socket open or REST request)."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="attendances")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "user"], name="one_attendance_per_participant"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} in {self.session_id} at {self.last_seen_at}"
