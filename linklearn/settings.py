@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "tutoring",
     "reviews",
     "chat",
+    "presence",
     "realtime",
 ]
 

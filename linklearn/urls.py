@@ -9,7 +9,7 @@ api = [
     path("", include("ledger.urls")),
     path("posts/", include("learning.urls")),
     path("sessions/", include("tutoring.urls")),
-    path("presence/", include("realtime.urls")),
+    path("presence/", include("presence.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
