@@ -5,6 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 api = [
     path("", include("common.urls")),
     path("auth/", include("accounts.urls.auth")),
+    # reviews and chat add paths below users/ and sessions/, so they come first.
+    path("", include("reviews.urls")),
+    path("", include("chat.urls")),
     path("users/", include("accounts.urls.users")),
     path("", include("ledger.urls")),
     path("posts/", include("learning.urls")),
