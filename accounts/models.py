@@ -1,5 +1,5 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -11,11 +11,23 @@ class UserManager(BaseUserManager):
         return self.get(email__iexact=email)
 
     def create_user(self, email, name, password=None, **extra):
+        """Create a user together with their ledger account and signup grant.
+
+        Every way of creating a user (signup, `createsuperuser`, the admin) goes through here, so
+        no user can exist without an account to hold credits.
+        """
+        # Imported here: ledger refers to the user model, so a module-level import would cycle.
+        from ledger.services import account_open_with_signup_grant
+
         if not email:
             raise ValueError("Users need an email address.")
+        if not name or not name.strip():
+            raise ValueError("Users need a name.")
         user = self.model(email=email.strip().lower(), name=name.strip(), **extra)
         user.set_password(password)
-        user.save(using=self._db)
+        with transaction.atomic(using=self._db):
+            user.save(using=self._db)
+            account_open_with_signup_grant(user=user)
         return user
 
     def create_superuser(self, email, name, password=None, **extra):
