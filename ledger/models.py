@@ -76,3 +76,33 @@ class Transfer(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.amount} {self.source_id}->{self.destination_id}"
+
+
+class Payment(models.Model):
+    """The outcome of one teaching payment, kept under its idempotency key.
+
+    The transfers alone cannot answer a replay: a learner with nothing to pay writes no transfer,
+    and a replay must not charge them later, once they hold credits again. This row is written
+    even when nothing moved, so the first outcome is the only outcome.
+    """
+
+    idempotency_key = models.CharField(max_length=128, unique=True)
+    session_id = models.BigIntegerField(db_index=True)
+    learner = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payments_made")
+    teacher = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payments_received")
+    seconds = models.PositiveIntegerField()
+    owed = models.DecimalField(max_digits=14, decimal_places=2)
+    paid = models.DecimalField(max_digits=14, decimal_places=2)
+    cut = models.DecimalField(max_digits=14, decimal_places=2)
+    shortfall = models.DecimalField(max_digits=14, decimal_places=2)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(paid__gte=0) & Q(cut__gte=0), name="payment_not_negative"),
+            models.CheckConstraint(condition=Q(shortfall=F("owed") - F("paid")), name="payment_shortfall"),
+        ]
+
+    def __str__(self):
+        return f"payment {self.idempotency_key}: {self.paid}/{self.owed}"

@@ -2,10 +2,14 @@
 
 Each public service is one transaction. Accounts are locked with SELECT ... FOR UPDATE in id
 order, so two transfers in opposite directions between the same accounts queue up instead of
-deadlocking; every transfer carries a unique idempotency key, so replaying an operation (a double
-click, a retried request, a second server process) returns the first result and moves nothing.
+deadlocking. Every transfer carries a unique idempotency key, looked up *after* the locks are
+held: a replay (a double click, a retried request, a second server process) waits for the first
+attempt to commit, then finds its key and returns the first result, moving nothing. The unique
+index is the last line of defence; an IntegrityError on it is caught in a savepoint and answered
+with the row that won.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,10 +18,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from common.errors import Conflict
+from common.errors import Conflict, Invalid
 
-from .models import Account, Transfer
-from .rates import ZERO, bank_cut, credits_for_seconds, money, support_tier
+from .models import Account, Payment, Transfer
+from .rates import bank_cut, credits_for_seconds, money
+from .selectors import SupportEligibility, support_eligibility_of  # noqa: F401  (public re-export)
 
 RESERVE_KEY = "reserve:initial"
 
@@ -32,17 +37,21 @@ def _system_account(kind: str) -> Account:
     try:
         with transaction.atomic():
             return Account.objects.create(kind=kind)
-    except IntegrityError:  # another process created it first
+    except IntegrityError:  # another transaction created it first; its row is committed now
         return Account.objects.get(kind=kind)
 
 
 def bank_reserve_ensure(*, now: datetime | None = None) -> Account:
-    """Create the bank and fund it with BANK_INITIAL_RESERVE, exactly once per installation."""
+    """Create the bank and fund it with BANK_INITIAL_RESERVE, exactly once per installation.
+
+    Safe to call concurrently: the bank row is unique, and the reserve transfer is looked up
+    under the lock of both accounts, so a second caller finds the first one's transfer.
+    """
     with transaction.atomic():
         issuance = _system_account(Account.Kind.ISSUANCE)
         bank = _system_account(Account.Kind.BANK)
         reserve = money(settings.BANK_INITIAL_RESERVE)
-        if reserve > 0 and not Transfer.objects.filter(idempotency_key=RESERVE_KEY).exists():
+        if reserve > 0:
             _transfer(
                 source=issuance,
                 destination=bank,
@@ -55,12 +64,13 @@ def bank_reserve_ensure(*, now: datetime | None = None) -> Account:
 
 
 def bank_account() -> Account:
+    """The bank's account, created and funded on first use."""
     bank = Account.objects.filter(kind=Account.Kind.BANK).first()
     return bank if bank is not None else bank_reserve_ensure()
 
 
 def account_open_with_signup_grant(*, user, now: datetime | None = None) -> Account:
-    """Open a new user's account and credit the signup grant (SPEC: 15.00)."""
+    """Open a new user's account and credit the signup grant (SPEC: 15.00). Idempotent."""
     now = now or timezone.now()
     with transaction.atomic():
         issuance = _system_account(Account.Kind.ISSUANCE)
@@ -77,6 +87,13 @@ def account_open_with_signup_grant(*, user, now: datetime | None = None) -> Acco
             )
         account.refresh_from_db()
         return account
+
+
+def _account_of(user) -> Account:
+    account = Account.objects.filter(user=user).first()
+    # Every way of creating a user opens the account; this only catches users made around the
+    # manager (raw inserts, old data), who get the same start as everyone else.
+    return account if account is not None else account_open_with_signup_grant(user=user)
 
 
 # --- the one primitive ----------------------------------------------------------------------
@@ -99,7 +116,11 @@ def _transfer(
     session_id: int | None = None,
     locked: dict[int, Account] | None = None,
 ) -> Transfer:
-    """Move `amount` from source to destination. Must run inside a transaction."""
+    """Move `amount` from source to destination. Runs inside the caller's transaction.
+
+    `locked` are account rows the caller already holds locked (and whose in-memory balances are
+    current); otherwise both accounts are locked here.
+    """
     amount = money(amount)
     if amount <= 0:
         raise ValueError("transfers move a positive amount")
@@ -110,21 +131,31 @@ def _transfer(
     src, dst = locked[source.pk], locked[destination.pk]
     if src.kind != Account.Kind.ISSUANCE and src.balance < amount:
         raise Conflict("Not enough credits.")
+    try:
+        with transaction.atomic():
+            transfer = Transfer.objects.create(
+                source=src,
+                destination=dst,
+                amount=amount,
+                kind=kind,
+                session_id=session_id,
+                idempotency_key=idempotency_key,
+                created_at=now,
+                source_balance_after=src.balance - amount,
+                destination_balance_after=dst.balance + amount,
+            )
+    except IntegrityError:
+        # Only reachable when the same key is used with other accounts than ours (a caller bug
+        # or a race we did not lock against): the committed row is the answer.
+        existing = Transfer.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return existing
     src.balance -= amount
     dst.balance += amount
     src.save(update_fields=["balance"])
     dst.save(update_fields=["balance"])
-    return Transfer.objects.create(
-        source=src,
-        destination=dst,
-        amount=amount,
-        kind=kind,
-        session_id=session_id,
-        idempotency_key=idempotency_key,
-        created_at=now,
-        source_balance_after=src.balance,
-        destination_balance_after=dst.balance,
-    )
+    return transfer
 
 
 # --- teaching -------------------------------------------------------------------------------
@@ -136,10 +167,21 @@ class TeachingPayment:
     paid: Decimal  # what the learner actually paid (never more than they held)
     cut: Decimal  # the bank's share of `paid`
     shortfall: Decimal  # owed - paid
+    teacher_received: Decimal  # paid - cut
 
-    @property
-    def teacher_received(self) -> Decimal:
-        return self.paid - self.cut
+
+def _payment_result(payment: Payment) -> TeachingPayment:
+    return TeachingPayment(
+        owed=payment.owed,
+        paid=payment.paid,
+        cut=payment.cut,
+        shortfall=payment.shortfall,
+        teacher_received=payment.paid - payment.cut,
+    )
+
+
+def teaching_payment_key(*, session_id: int, teacher_id: int) -> str:
+    return f"session:{session_id}:teacher:{teacher_id}"
 
 
 def teaching_pay(
@@ -147,77 +189,84 @@ def teaching_pay(
 ) -> TeachingPayment:
     """The learner pays the teacher for `seconds` of teaching; the bank takes its cut.
 
-    A learner pays at most what they hold; the rest is reported as shortfall. Paying twice for
-    the same (session, teacher) returns the first payment and moves nothing.
+    A learner pays at most what they hold; the rest is reported as shortfall. The payment for
+    one (session, teacher) happens once: a replay returns the first outcome and moves nothing,
+    even when that outcome was "nothing paid".
     """
+    if learner.pk == teacher.pk:
+        raise Invalid("A user cannot pay themselves for teaching.")
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        raise Invalid("Teaching time must be a whole, non-negative number of seconds.")
     now = now or timezone.now()
     owed = credits_for_seconds(seconds)
-    key = f"session:{session_id}:teacher:{teacher.pk}"
+    key = teaching_payment_key(session_id=session_id, teacher_id=teacher.pk)
     with transaction.atomic():
         bank = bank_account()
-        learner_acc = Account.objects.get(user=learner)
-        teacher_acc = Account.objects.get(user=teacher)
+        learner_acc = _account_of(learner)
+        teacher_acc = _account_of(teacher)
         locked = _lock(learner_acc, teacher_acc, bank)
-        # A zero payment writes nothing; replaying one is harmless because the session's own
-        # status (locked by the caller) is what makes settlement happen once.
-        done = list(Transfer.objects.filter(idempotency_key__in=[f"{key}:teaching", f"{key}:cut"]))
-        if done:
-            paid = sum((t.amount for t in done), ZERO)
-            cut = sum((t.amount for t in done if t.kind == Transfer.Kind.BANK_CUT), ZERO)
-            return TeachingPayment(owed=owed, paid=paid, cut=cut, shortfall=owed - paid)
+        existing = Payment.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return _payment_result(existing)
         paid = min(owed, locked[learner_acc.pk].balance)
         cut = bank_cut(paid, settings.BANK_CUT_RATE)
-        if paid - cut > 0:
+        try:
+            with transaction.atomic():
+                payment = _teaching_pay_locked(
+                    key=key,
+                    locked=locked,
+                    learner_acc=learner_acc,
+                    teacher_acc=teacher_acc,
+                    bank=bank,
+                    seconds=seconds,
+                    owed=owed,
+                    paid=paid,
+                    cut=cut,
+                    session_id=session_id,
+                    now=now,
+                )
+        except IntegrityError:
+            # The key won elsewhere (same session and teacher with a different learner: the
+            # accounts we locked were not the winner's). Our transfers rolled back with the
+            # savepoint; the locked rows in memory are stale but unused from here.
+            existing = Payment.objects.filter(idempotency_key=key).first()
+            if existing is None:
+                raise
+            return _payment_result(existing)
+        return _payment_result(payment)
+
+
+def _teaching_pay_locked(
+    *, key, locked, learner_acc, teacher_acc, bank, seconds, owed, paid, cut, session_id, now
+) -> Payment:
+    legs = [(teacher_acc, paid - cut, Transfer.Kind.TEACHING), (bank, cut, Transfer.Kind.BANK_CUT)]
+    for destination, amount, kind in legs:
+        if amount > 0:
             _transfer(
                 source=learner_acc,
-                destination=teacher_acc,
-                amount=paid - cut,
-                kind=Transfer.Kind.TEACHING,
-                idempotency_key=f"{key}:teaching",
+                destination=destination,
+                amount=amount,
+                kind=kind,
+                idempotency_key=f"{key}:{kind.lower()}",
                 now=now,
                 session_id=session_id,
                 locked=locked,
             )
-        if cut > 0:
-            _transfer(
-                source=learner_acc,
-                destination=bank,
-                amount=cut,
-                kind=Transfer.Kind.BANK_CUT,
-                idempotency_key=f"{key}:cut",
-                now=now,
-                session_id=session_id,
-                locked=locked,
-            )
-        return TeachingPayment(owed=owed, paid=paid, cut=cut, shortfall=owed - paid)
+    return Payment.objects.create(
+        idempotency_key=key,
+        session_id=session_id,
+        learner=learner_acc,
+        teacher=teacher_acc,
+        seconds=seconds,
+        owed=owed,
+        paid=paid,
+        cut=cut,
+        shortfall=owed - paid,
+        created_at=now,
+    )
 
 
 # --- support --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SupportEligibility:
-    eligible: bool
-    reason: str
-    support_amount: Decimal
-    current_credits: Decimal
-    cooldown_ends: datetime | None
-
-
-def support_eligibility_of(account: Account, *, now: datetime) -> SupportEligibility:
-    """Whether this account may receive support credits now, and how many (SPEC section 4)."""
-    balance = account.balance
-    cooldown_ends = account.last_support_at + settings.SUPPORT_COOLDOWN if account.last_support_at else None
-    amount = support_tier(balance)
-    if cooldown_ends and now < cooldown_ends:
-        return SupportEligibility(
-            False, "Support was granted less than 24 hours ago.", ZERO, balance, cooldown_ends
-        )
-    if amount == 0:
-        return SupportEligibility(
-            False, "Support is for balances of 3.00 credits or less.", ZERO, balance, cooldown_ends
-        )
-    return SupportEligibility(True, f"Eligible for {amount} support credits.", amount, balance, cooldown_ends)
 
 
 @dataclass(frozen=True)
@@ -228,11 +277,15 @@ class SupportGrant:
 
 
 def support_grant(*, user, now: datetime | None = None) -> SupportGrant:
-    """Pay support credits from the bank to an eligible user; Conflict with the reason otherwise."""
+    """Pay support credits from the bank to an eligible user; Conflict with the reason otherwise.
+
+    The user's account row is locked before eligibility is read, so concurrent requests queue
+    and every one after the first sees the cooldown.
+    """
     now = now or timezone.now()
     with transaction.atomic():
         bank = bank_account()
-        account = Account.objects.get(user=user)
+        account = _account_of(user)
         locked = _lock(account, bank)
         account = locked[account.pk]
         eligibility = support_eligibility_of(account, now=now)
@@ -245,7 +298,9 @@ def support_grant(*, user, now: datetime | None = None) -> SupportGrant:
             destination=account,
             amount=eligibility.support_amount,
             kind=Transfer.Kind.SUPPORT,
-            idempotency_key=f"support:{account.pk}:{now.isoformat()}",
+            # Support has no client-supplied identity; the cooldown under the lock is what makes
+            # a double request grant once, so the key only has to be unique.
+            idempotency_key=f"support:{account.pk}:{uuid.uuid4().hex}",
             now=now,
             locked=locked,
         )
@@ -256,3 +311,16 @@ def support_grant(*, user, now: datetime | None = None) -> SupportGrant:
             credits=account.balance,
             cooldown_ends=now + settings.SUPPORT_COOLDOWN,
         )
+
+
+__all__ = [
+    "SupportEligibility",
+    "SupportGrant",
+    "TeachingPayment",
+    "account_open_with_signup_grant",
+    "bank_account",
+    "bank_reserve_ensure",
+    "support_eligibility_of",
+    "support_grant",
+    "teaching_pay",
+]

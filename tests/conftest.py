@@ -78,3 +78,26 @@ def other_user(db):
 def client_for():
     """`client_for(user)` is an API client authenticated as that user."""
     return authed_client
+
+
+@pytest.fixture(autouse=True)
+def _ledger_reconciles(request):
+    """After every test that touched the database, the ledger must still add up: each balance
+    equals its transfers in minus out and all balances sum to zero (ledger.selectors)."""
+    uses_db = (
+        "db" in request.fixturenames
+        or "transactional_db" in request.fixturenames
+        or request.node.get_closest_marker("django_db") is not None
+    )
+    if not uses_db:
+        yield
+        return
+    # Requested here so this check tears down before the test database is rolled back or flushed.
+    request.getfixturevalue("db")
+    yield
+    if connection.needs_rollback:
+        return  # the test left its transaction broken on purpose; there is nothing to read
+    from ledger.selectors import ledger_mismatches
+
+    problems = ledger_mismatches()
+    assert not problems, "the ledger does not reconcile:\n" + "\n".join(problems)

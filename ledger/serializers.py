@@ -1,0 +1,91 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field, inline_serializer
+from rest_framework import serializers
+
+from .models import Account
+from .selectors import HISTORY_TYPES
+
+
+def credits_field(**kwargs):
+    return serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=True, **kwargs)
+
+
+class CreditsOutputSerializer(serializers.Serializer):
+    credits = credits_field()
+
+
+class HistoryQuerySerializer(serializers.Serializer):
+    type = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text=f"One of {', '.join(HISTORY_TYPES)} (any case).",
+    )
+
+    def validate_type(self, value):
+        value = value.strip().upper()
+        if value and value not in HISTORY_TYPES:
+            raise serializers.ValidationError(f"Unknown type. Use one of: {', '.join(HISTORY_TYPES)}.")
+        return value
+
+
+COUNTERPARTY_KINDS = {Account.Kind.USER: "user", Account.Kind.BANK: "bank", Account.Kind.ISSUANCE: "platform"}
+
+_counterparty_schema = inline_serializer(
+    "Counterparty", {"id": serializers.IntegerField(), "name": serializers.CharField()}, allow_null=True
+)
+
+
+class HistoryEntryOutputSerializer(serializers.Serializer):
+    """One transfer as the account in `context["account_id"]` sees it.
+
+    `amount` is a signed decimal string: "13.50" came in, "-1.50" went out.
+    """
+
+    id = serializers.IntegerField()
+    type = serializers.CharField(source="entry_type")
+    amount = serializers.SerializerMethodField()
+    balance_after = serializers.SerializerMethodField()
+    counterparty = serializers.SerializerMethodField()
+    counterparty_kind = serializers.SerializerMethodField()
+    session = serializers.IntegerField(source="session_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def _incoming(self, transfer) -> bool:
+        return transfer.destination_id == self.context["account_id"]
+
+    def _other(self, transfer) -> Account:
+        return transfer.source if self._incoming(transfer) else transfer.destination
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_amount(self, transfer) -> str:
+        return str(transfer.amount if self._incoming(transfer) else -transfer.amount)
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_balance_after(self, transfer) -> str:
+        incoming = self._incoming(transfer)
+        return str(transfer.destination_balance_after if incoming else transfer.source_balance_after)
+
+    @extend_schema_field(_counterparty_schema)
+    def get_counterparty(self, transfer):
+        other = self._other(transfer)
+        if other.user is None:
+            return None
+        return {"id": other.user.pk, "name": other.user.name}
+
+    @extend_schema_field(serializers.ChoiceField(choices=["user", "bank", "platform"]))
+    def get_counterparty_kind(self, transfer) -> str:
+        return COUNTERPARTY_KINDS[self._other(transfer).kind]
+
+
+class SupportStatusOutputSerializer(serializers.Serializer):
+    eligible = serializers.BooleanField()
+    reason = serializers.CharField()
+    support_amount = credits_field()
+    current_credits = credits_field()
+    cooldown_ends = serializers.DateTimeField(allow_null=True)
+
+
+class SupportGrantOutputSerializer(serializers.Serializer):
+    granted = credits_field()
+    credits = credits_field()
+    cooldown_ends = serializers.DateTimeField()
