@@ -1,0 +1,40 @@
+"""Reads about who is online. A user is online while any of their connections is live: refreshed
+within PRESENCE_TTL by the process that holds it, whichever process that is."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from .models import Connection
+
+ONLINE_USERS_ON_CONNECT = 200
+
+
+def live_cutoff(now=None):
+    return (now or timezone.now()) - settings.PRESENCE_TTL
+
+
+def live_connections(*, now=None) -> QuerySet[Connection]:
+    return Connection.objects.filter(last_seen_at__gte=live_cutoff(now))
+
+
+def user_is_online(*, user_id: int, now=None) -> bool:
+    return live_connections(now=now).filter(user_id=user_id).exists()
+
+
+def online_users(*, now=None) -> QuerySet:
+    """Active users with a live connection, public fields only, in one query."""
+    live = live_connections(now=now).filter(user=OuterRef("pk"))
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Exists(live))
+        .only("id", "name", "availability")
+        .order_by("name", "id")
+    )
+
+
+def public_user(user) -> dict:
+    """The fields presence payloads may carry: never the email."""
+    return {"id": user.id, "name": user.name, "availability": user.availability}

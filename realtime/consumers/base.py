@@ -1,0 +1,198 @@
+"""What every Link & Learn socket shares: authentication close codes, JSON-object frames with a
+`type`, size and rate limits, error frames instead of crashes, and registration in the presence
+store for as long as the socket is open (refreshed in the background, so a crashed process's
+connections expire on their own)."""
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from common.errors import Forbidden, NotFound, ServiceError
+from presence.services import connection_close, connection_open, connections_refresh
+
+from ..background import ensure_background_sweeper
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4001
+CLOSE_FORBIDDEN = 4003
+
+
+def refresh_interval_seconds() -> float:
+    """Often enough that neither the presence TTL nor the timer grace period can lapse between
+    two refreshes of a healthy connection."""
+    return min(settings.PRESENCE_TTL, settings.TIMER_DISCONNECT_GRACE).total_seconds() / 3
+
+
+class BaseConsumer(AsyncWebsocketConsumer):
+    kind: str = ""  # presence.models.Connection.Kind
+    clock = staticmethod(time.monotonic)  # the rate limiter's clock; tests replace it
+    frame_types: frozenset[str] = frozenset()  # client frame types handled by `frame_<type>`
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = None
+        self.session_id = None
+        self._joined_groups: list[str] = []
+        self._registered = False
+        self._refresher: asyncio.Task | None = None
+        self._recent_frames: deque[float] = deque()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def connect(self):
+        self.user = self.scope.get("user")
+        if self.user is None or not self.user.is_authenticated:
+            await self._refuse(CLOSE_UNAUTHENTICATED)
+            return
+        try:
+            await self.authorize()
+        except (NotFound, Forbidden):
+            await self._refuse(CLOSE_FORBIDDEN)
+            return
+        await self.accept()
+        for group in self.group_names():
+            await self.channel_layer.group_add(group, self.channel_name)
+            self._joined_groups.append(group)
+        await database_sync_to_async(connection_open)(
+            connection_id=self.channel_name, user=self.user, kind=self.kind, session_id=self.session_id
+        )
+        self._registered = True
+        await database_sync_to_async(self.touch_session)()
+        ensure_background_sweeper()
+        self._refresher = asyncio.ensure_future(self._refresh_forever())
+        await self.on_connected()
+
+    async def disconnect(self, code):
+        if self._refresher is not None:
+            self._refresher.cancel()
+        for group in self._joined_groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if not self._registered:
+            return
+        self._registered = False
+        try:
+            await database_sync_to_async(connection_close)(connection_id=self.channel_name)
+            # The moment they left is the last moment they were present in the session.
+            await database_sync_to_async(self.touch_session)()
+            await self.on_disconnected()
+        except Exception:  # a failing cleanup must not take the worker down; expiry finishes it
+            logger.exception("cleanup of %s failed", self.channel_name)
+
+    async def _refuse(self, code: int):
+        # Custom close codes only reach the client after the handshake completed.
+        await self.accept()
+        await self.close(code=code)
+
+    # --- hooks for the concrete consumers -------------------------------------------------
+
+    async def authorize(self) -> None:
+        """Raise NotFound/Forbidden to refuse the authenticated user (close code 4003)."""
+
+    def group_names(self) -> list[str]:
+        return []
+
+    async def on_connected(self) -> None:
+        pass
+
+    async def on_disconnected(self) -> None:
+        pass
+
+    def touch_session(self) -> None:
+        """Runs in a worker thread: mark the user present in `self.session_id`, if any."""
+        if self.session_id is None:
+            return
+        from tutoring.services import attendance_touch
+
+        attendance_touch(session_id=self.session_id, user_id=self.user.pk)
+
+    # --- keeping the connection alive in the shared store ---------------------------------
+
+    def _touch(self) -> None:
+        missing = connections_refresh(connection_ids=[self.channel_name])
+        if missing:
+            # A sweep expired us (this process stalled past the TTL): register again, which
+            # announces the user online again if that sweep announced them offline.
+            connection_open(
+                connection_id=self.channel_name, user=self.user, kind=self.kind, session_id=self.session_id
+            )
+        self.touch_session()
+
+    async def _refresh_forever(self):
+        interval = refresh_interval_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await database_sync_to_async(self._touch)()
+            except Exception:
+                logger.exception("refreshing connection %s failed", self.channel_name)
+
+    # --- frames in ------------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if not self._within_rate():
+            await self.send_error("Too many messages; slow down.", code=429)
+            return
+        if text_data is None:
+            await self.send_error("Frames must be JSON text, not binary.")
+            return
+        if len(text_data.encode("utf-8")) > settings.WS_MAX_FRAME_BYTES:
+            await self.send_error(f"Frames must be at most {settings.WS_MAX_FRAME_BYTES} bytes.", code=413)
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self.send_error("Frames must be valid JSON.")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self.send_error('Each frame must be a JSON object with a string "type".')
+            return
+        frame_type = frame["type"]
+        if frame_type != "heartbeat" and frame_type not in self.frame_types:
+            await self.send_error(f"Unknown message type: {frame_type[:64]!r}.")
+            return
+        try:
+            await getattr(self, "frame_" + frame_type)(frame)
+        except ServiceError as exc:
+            await self.send_error(exc.message, code=exc.status_code)
+        except Exception:
+            logger.exception("handling a %r frame on %s failed", frame_type, self.channel_name)
+            await self.send_error("Something went wrong handling that message.", code=500)
+
+    def _within_rate(self) -> bool:
+        """A sliding window per connection: at most WS_RATE_LIMIT frames per WS_RATE_WINDOW s."""
+        now = self.clock()
+        while self._recent_frames and now - self._recent_frames[0] >= settings.WS_RATE_WINDOW:
+            self._recent_frames.popleft()
+        if len(self._recent_frames) >= settings.WS_RATE_LIMIT:
+            return False
+        self._recent_frames.append(now)
+        return True
+
+    async def frame_heartbeat(self, frame):
+        await database_sync_to_async(self._touch)()
+        await self.send_json({"type": "heartbeat_ack", "timestamp": frame.get("timestamp")})
+
+    # --- frames out -----------------------------------------------------------------------
+
+    async def send_json(self, content: dict):
+        await self.send(text_data=json.dumps(content))
+
+    async def send_error(self, message: str, *, code: int = 400):
+        await self.send_json({"type": "error", "message": message, "code": code})
+
+    async def relay_to_others(self, group: str, frame: dict):
+        """Send `frame` to every socket in `group` except the sender's own (all of their tabs)."""
+        await self.channel_layer.group_send(
+            group, {"type": "relay.frame", "sender_id": self.user.pk, "frame": frame}
+        )
+
+    async def relay_frame(self, message):
+        if message["sender_id"] != self.user.pk:
+            await self.send_json(message["frame"])

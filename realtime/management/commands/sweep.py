@@ -1,0 +1,29 @@
+import time
+
+from django.core.management.base import BaseCommand
+
+from realtime.background import sweep_once
+
+
+class Command(BaseCommand):
+    help = (
+        "Stop runaway teaching timers and expire connections of dead server processes. "
+        "Runs once, or every --interval seconds with --loop (for cron or a systemd service)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--loop", action="store_true", help="keep sweeping until interrupted")
+        parser.add_argument("--interval", type=float, default=None, help="seconds between sweeps")
+
+    def handle(self, *args, loop=False, interval=None, **options):
+        from django.conf import settings
+
+        interval = interval if interval is not None else settings.TIMER_SWEEP_INTERVAL
+        while True:
+            result = sweep_once()
+            self.stdout.write(
+                f"stopped {result['timers_stopped']} timer(s); {result['users_offline']} user(s) went offline"
+            )
+            if not loop:
+                return
+            time.sleep(interval)

@@ -1,0 +1,83 @@
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from presence.models import Connection
+from presence.selectors import online_users, user_is_online
+from presence.services import connection_close, connection_open, connections_expire, connections_refresh
+
+
+@pytest.fixture
+def published(monkeypatch):
+    events = []
+    monkeypatch.setattr(
+        "presence.services.publish", lambda group, event, payload: events.append((group, event, payload))
+    )
+    return events
+
+
+def test_first_connection_brings_the_user_online(user, published):
+    assert connection_open(connection_id="a", user=user, kind="presence") is True
+    assert published == [
+        (
+            "presence",
+            "presence_update",
+            {
+                "user": {"id": user.id, "name": user.name, "availability": user.availability},
+                "status": "online",
+            },
+        )
+    ]
+
+
+def test_second_tab_is_not_a_new_online(user, published):
+    connection_open(connection_id="a", user=user, kind="presence")
+    assert connection_open(connection_id="b", user=user, kind="chat", session_id=1) is False
+    assert len(published) == 1
+
+
+def test_only_the_last_close_goes_offline(user, published):
+    connection_open(connection_id="a", user=user, kind="presence")
+    connection_open(connection_id="b", user=user, kind="session", session_id=3)
+    assert connection_close(connection_id="a") is False
+    assert user_is_online(user_id=user.id)
+    assert connection_close(connection_id="b") is True
+    assert not user_is_online(user_id=user.id)
+    assert [p["status"] for _, _, p in published] == ["online", "offline"]
+
+
+def test_closing_an_unknown_connection_changes_nothing(user, published):
+    assert connection_close(connection_id="nope") is False
+    assert published == []
+
+
+def test_unrefreshed_connection_expires_and_user_goes_offline(user, other_user, published):
+    start = timezone.now()
+    connection_open(connection_id="dead", user=user, kind="presence", now=start)
+    connection_open(connection_id="alive", user=other_user, kind="presence", now=start)
+    later = start + settings.PRESENCE_TTL + timedelta(seconds=1)
+    connections_refresh(connection_ids=["alive"], now=later - timedelta(seconds=5))
+    assert connections_expire(now=later) == [user.id]
+    assert list(Connection.objects.values_list("id", flat=True)) == ["alive"]
+    assert published[-1][2]["status"] == "offline"
+    assert published[-1][2]["user"]["id"] == user.id
+
+
+def test_expiry_of_one_tab_keeps_a_user_with_another_live_tab_online(user, published):
+    start = timezone.now()
+    connection_open(connection_id="dead", user=user, kind="presence", now=start)
+    connection_open(connection_id="alive", user=user, kind="presence", now=start + timedelta(seconds=60))
+    assert connections_expire(now=start + settings.PRESENCE_TTL + timedelta(seconds=1)) == []
+    assert [p["status"] for _, _, p in published] == ["online"]
+
+
+def test_refresh_reports_connections_that_expired_meanwhile(user):
+    connection_open(connection_id="a", user=user, kind="presence")
+    assert connections_refresh(connection_ids=["a", "gone"]) == {"gone"}
+
+
+def test_online_users_lists_public_fields_of_users_with_a_live_connection(user, other_user):
+    connection_open(connection_id="a", user=user, kind="chat", session_id=5)
+    assert [u.id for u in online_users()] == [user.id]

@@ -1,0 +1,89 @@
+import pytest
+from asgiref.sync import sync_to_async
+
+from realtime.consumers.base import BaseConsumer
+from tests.factories import UserFactory
+
+from .conftest import ws
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+async def sock():
+    user = await sync_to_async(UserFactory)()
+    s = await ws("/ws/presence/", user=user)
+    await s.recv_type("online_users")
+    yield s
+    await s.close()
+
+
+async def still_usable(s):
+    await s.send({"type": "heartbeat", "timestamp": "t"})
+    return (await s.recv())["type"] == "heartbeat_ack"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "[1, 2]", '"just a string"', '{"no_type": 1}', '{"type": 5}', "{"],
+)
+async def test_malformed_frame_gets_an_error_and_socket_stays_open(sock, text):
+    await sock.send_text(text)
+    frame = await sock.recv()
+    assert frame["type"] == "error"
+    assert frame["message"]
+    assert await still_usable(sock)
+
+
+async def test_unknown_type_gets_an_error(sock):
+    await sock.send({"type": "launch_missiles"})
+    frame = await sock.recv()
+    assert frame["type"] == "error"
+    assert "Unknown message type" in frame["message"]
+    assert await still_usable(sock)
+
+
+async def test_binary_frame_gets_an_error(sock):
+    await sock.comm.send_to(bytes_data=b"\x00\x01")
+    assert (await sock.recv())["type"] == "error"
+    assert await still_usable(sock)
+
+
+async def test_frame_over_64_kib_gets_an_error(sock):
+    await sock.send({"type": "heartbeat", "timestamp": "x" * (64 * 1024)})
+    frame = await sock.recv()
+    assert frame["type"] == "error"
+    assert "at most 65536 bytes" in frame["message"]
+    assert await still_usable(sock)
+
+
+async def test_frames_over_the_rate_get_an_error_until_the_window_passes(settings, monkeypatch):
+    settings.WS_RATE_LIMIT = 3
+    settings.WS_RATE_WINDOW = 10
+    now = [1000.0]
+    monkeypatch.setattr(BaseConsumer, "clock", staticmethod(lambda: now[0]))
+    user = await sync_to_async(UserFactory)()
+    s = await ws("/ws/presence/", user=user)
+    await s.recv_type("online_users")
+    for _ in range(3):
+        await s.send({"type": "heartbeat", "timestamp": 1})
+        assert (await s.recv())["type"] == "heartbeat_ack"
+    await s.send({"type": "heartbeat", "timestamp": 1})
+    frame = await s.recv()
+    assert frame["type"] == "error"
+    assert "Too many" in frame["message"]
+    now[0] += 10
+    assert await still_usable(s)
+    await s.close()
+
+
+async def test_an_unexpected_failure_is_reported_not_fatal(sock, monkeypatch):
+    def boom(self):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(BaseConsumer, "_touch", boom)
+    await sock.send({"type": "heartbeat", "timestamp": 1})
+    frame = await sock.recv()
+    assert frame == {"type": "error", "message": "Something went wrong handling that message.", "code": 500}
+    monkeypatch.undo()
+    assert await still_usable(sock)
