@@ -1,17 +1,56 @@
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from common.errors import NotFound
 
-from .models import Session
+from .models import Attendance, Session, TeachingTimer
 
 
 def sessions_of(user) -> QuerySet[Session]:
     return Session.objects.filter(Q(user1=user) | Q(user2=user))
 
 
-def session_for_participant(*, session_id, user) -> Session:
-    """The session if `user` takes part in it; NotFound otherwise, so outsiders learn nothing."""
+def sessions_with_details(user) -> QuerySet[Session]:
+    """The user's sessions with everything the representation shows, in a fixed number of queries."""
+    return (
+        sessions_of(user)
+        .select_related("user1", "user2")
+        .prefetch_related(
+            Prefetch(
+                "timers",
+                queryset=TeachingTimer.objects.filter(end_time__isnull=True),
+                to_attr="running_timers",
+            )
+        )
+    )
+
+
+def _participant_get(queryset: QuerySet[Session], session_id) -> Session:
     try:
-        return sessions_of(user).get(pk=session_id)
+        return queryset.get(pk=session_id)
     except (Session.DoesNotExist, ValueError, TypeError):
         raise NotFound("Session not found.") from None
+
+
+def session_for_participant(*, session_id, user) -> Session:
+    """The session if `user` takes part in it; NotFound otherwise, so outsiders learn nothing."""
+    return _participant_get(sessions_of(user), session_id)
+
+
+def session_detail_for_participant(*, session_id, user) -> Session:
+    """Like session_for_participant, loaded for session_representation."""
+    return _participant_get(sessions_with_details(user), session_id)
+
+
+def running_timer_of(session: Session) -> TeachingTimer | None:
+    prefetched = getattr(session, "running_timers", None)
+    if prefetched is not None:
+        return prefetched[0] if prefetched else None
+    return session.timers.filter(end_time__isnull=True).first()
+
+
+def last_seen_of(*, session_id: int, user_id: int):
+    return (
+        Attendance.objects.filter(session_id=session_id, user_id=user_id)
+        .values_list("last_seen_at", flat=True)
+        .first()
+    )

@@ -1,0 +1,51 @@
+import pytest
+
+from tests.factories import SessionFactory, UserFactory
+from tests.tutoring.conftest import T0, api, url
+from tutoring.models import Session
+
+
+@pytest.fixture
+def pending(alice, bob):
+    return SessionFactory(user1=alice, user2=bob)
+
+
+def test_the_invitee_accepts_and_the_session_starts(clock, pending, bob):
+    response = api(bob).post(url(pending, "respond/"), {"decision": "accept"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "active" and body["is_active"] is True
+    assert body["start_time"] == T0.isoformat().replace("+00:00", "Z")
+
+
+def test_the_invitee_rejects(pending, bob):
+    response = api(bob).post(url(pending, "respond/"), {"decision": "reject"})
+    assert response.status_code == 200
+    assert response.json()["status"] == "rejected"
+
+
+def test_the_creator_cannot_respond(pending, alice):
+    assert api(alice).post(url(pending, "respond/"), {"decision": "accept"}).status_code == 403
+    pending.refresh_from_db()
+    assert pending.status == Session.Status.PENDING
+
+
+def test_outsiders_get_404(pending):
+    assert api(UserFactory()).post(url(pending, "respond/"), {"decision": "accept"}).status_code == 404
+
+
+@pytest.mark.parametrize("body", [{}, {"decision": "maybe"}, {"decision": None}, {"decision": ["accept"]}])
+def test_a_bad_decision_is_a_400(pending, bob, body):
+    response = api(bob).post(url(pending, "respond/"), body, format="json")
+    assert response.status_code == 400
+    assert "decision" in response.json()
+    pending.refresh_from_db()
+    assert pending.status == Session.Status.PENDING
+
+
+@pytest.mark.parametrize("status", ["active", "completed", "rejected"])
+def test_responding_to_a_session_that_is_not_pending_is_a_conflict(alice, bob, status):
+    session = SessionFactory(user1=alice, user2=bob, status=status)
+    assert api(bob).post(url(session, "respond/"), {"decision": "accept"}).status_code == 409
+    session.refresh_from_db()
+    assert session.status == status
