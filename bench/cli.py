@@ -1,0 +1,186 @@
+"""`python -m bench`: start a throwaway server, run every scenario, print and save the results."""
+
+import argparse
+import atexit
+import json
+import os
+import platform
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import rest, sessions, setup, ws
+from bench.context import Context
+from bench.server import REPO_ROOT, BenchServer, ServerError
+from bench.stats import Result, format_table
+
+QUICK = {"requests": 10, "concurrency": 2, "users": 4, "scenario_time_limit": 5.0, "time_budget": 40.0}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=int(env("BENCH_REQUESTS", 200)),
+        help="operations per scenario (default 200, env BENCH_REQUESTS)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(env("BENCH_CONCURRENCY", 4)),
+        help="concurrent clients (default 4, env BENCH_CONCURRENCY)",
+    )
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=int(env("BENCH_USERS", 10)),
+        help="users signed up through the API (default 10, env BENCH_USERS)",
+    )
+    parser.add_argument(
+        "--scenario-time-limit",
+        type=float,
+        default=float(env("BENCH_SCENARIO_SECONDS", 12)),
+        help="seconds after which a scenario stops issuing requests (default 12)",
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=float(env("BENCH_TIME_BUDGET", 90)),
+        help="seconds after which no new scenario starts (default 90)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        default=env("BENCH_QUICK") == "1",
+        help="tiny counts, for a smoke test (env BENCH_QUICK=1)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=REPO_ROOT / "bench-results" / "latest.json",
+        help="where to write the JSON results (default bench-results/latest.json)",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        for key, value in QUICK.items():
+            setattr(args, key, min(getattr(args, key), value))
+    if min(args.requests, args.concurrency, args.users) < 1:
+        parser.error("--requests, --concurrency and --users must be at least 1")
+    # Sessions pair users up, so each concurrent client needs two of them.
+    args.users = max(args.users, 2 * args.concurrency)
+    return args
+
+
+def _stop_on_signals(server: BenchServer):
+    atexit.register(server.stop)
+
+    def handler(signum, _frame):
+        server.stop()
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)
+
+
+def run_scenarios(ctx: Context) -> list[Result]:
+    results = [setup.signup_users(ctx)]
+    posts_problem = setup.create_posts(ctx) if ctx.users else None
+    planned = [
+        *[
+            (name, lambda n=name, c=call: [rest.run_rest(ctx, n, c)])
+            for name, call in rest.rest_scenarios(ctx)
+        ],
+        ("session lifecycle", lambda: sessions.run_lifecycle(ctx)),
+        ("WS presence", lambda: ws.run_presence(ctx)),
+        ("WS chat", lambda: [ws.run_chat(ctx)]),
+    ]
+    for name, run in planned:
+        if time.monotonic() >= ctx.run_deadline:
+            results.append(Result(name).skip("time budget used up"))
+            continue
+        print(f"  running {name} ...", file=sys.stderr, flush=True)
+        results.extend(run())
+    if posts_problem:
+        for result in results:
+            if result.name in ("GET /api/posts/", "GET /api/posts/matches/") and result.status == "ok":
+                result.note = f"setup posts missing: {posts_problem}"
+    return results
+
+
+def _git_commit() -> str | None:
+    try:
+        # git from PATH with fixed arguments: only labels the report.
+        out = subprocess.run(  # noqa: S603
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        return out.stdout.strip() or None
+    except OSError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    server = BenchServer()
+    _stop_on_signals(server)
+    print(f"bench: starting daphne on 127.0.0.1:{server.port} (log: {server.log_path})", file=sys.stderr)
+    try:
+        with server:
+            ctx = Context(
+                host=server.host,
+                port=server.port,
+                requests=args.requests,
+                concurrency=args.concurrency,
+                users_wanted=args.users,
+                scenario_time_limit=args.scenario_time_limit,
+                run_deadline=time.monotonic() + args.time_budget,
+                run_id=secrets.token_hex(3),
+                log_contains=server.log_contains,
+            )
+            print(
+                f"bench: {server.database} + {server.channel_layer} channel layer; "
+                f"{args.users} users, {args.requests} requests per scenario, "
+                f"concurrency {args.concurrency}",
+                file=sys.stderr,
+            )
+            results = run_scenarios(ctx)
+    except ServerError as exc:
+        print(f"bench: could not start the server: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        server.stop()
+    summaries = [r.summary() for r in results]
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "server": {"database": server.database, "channel_layer": server.channel_layer, "processes": 1},
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "duration_s": round(time.monotonic() - started, 1),
+        "scenarios": summaries,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print()
+    print(format_table(summaries))
+    print(
+        f"\n{len(summaries)} scenarios in {report['duration_s']}s on {os.cpu_count()} CPUs "
+        f"({server.database}, {server.channel_layer}); JSON: {args.output}"
+    )
+    server.cleanup_files()
+    return 0
