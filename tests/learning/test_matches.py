@@ -1,0 +1,141 @@
+import pytest
+import time_machine
+
+from tests.factories import LearningPostFactory, UserFactory
+
+URL = "/api/posts/matches/"
+pytestmark = pytest.mark.django_db
+
+
+def offer(teach, learn="Something else", **kwargs):
+    """Another user's post offering to teach `teach`."""
+    return LearningPostFactory(topic_to_teach=teach, topic_to_learn=learn, **kwargs)
+
+
+def results(client):
+    response = client.get(URL)
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def ids(client):
+    return [post["id"] for post in results(client)]
+
+
+@pytest.fixture
+def me(user):
+    LearningPostFactory(creator=user, topic_to_learn="Python", topic_to_teach="Guitar")
+    return user
+
+
+def test_their_teach_containing_my_learn_matches_ignoring_case(client_for, me):
+    post = offer("ADVANCED python")
+    assert ids(client_for(me)) == [post.id]
+
+
+def test_my_learn_containing_their_teach_matches(client_for, me):
+    post = offer("pyth")
+    assert ids(client_for(me)) == [post.id]
+
+
+def test_unrelated_topics_do_not_match(client_for, me):
+    offer("Cooking")
+    assert ids(client_for(me)) == []
+
+
+def test_two_way_barters_come_first_then_newest(client_for, me):
+    with time_machine.travel("2026-01-01 10:00Z"):
+        barter = offer("Python", learn="guitar chords")
+    with time_machine.travel("2026-01-02 10:00Z"):
+        older_one_way = offer("Python")
+    with time_machine.travel("2026-01-03 10:00Z"):
+        newer_one_way = offer("python 3")
+    found = results(client_for(me))
+    assert [p["id"] for p in found] == [barter.id, newer_one_way.id, older_one_way.id]
+    assert [p["is_two_way"] for p in found] == [True, False, False]
+
+
+def test_barter_counts_when_my_teach_contains_their_learn(client_for, me):
+    offer("Python", learn="GUIT")
+    assert results(client_for(me))[0]["is_two_way"] is True
+
+
+def test_any_of_my_active_posts_can_match(client_for, user):
+    LearningPostFactory(creator=user, topic_to_learn="Python", topic_to_teach="Guitar")
+    LearningPostFactory(creator=user, topic_to_learn="Rust", topic_to_teach="Chess")
+    python, rust = offer("Python"), offer("Rust", learn="Chess")
+    assert ids(client_for(user)) == [rust.id, python.id]
+
+
+def test_my_completed_posts_do_not_match(client_for, user):
+    LearningPostFactory(creator=user, topic_to_learn="Python", is_completed=True)
+    offer("Python")
+    assert ids(client_for(user)) == []
+
+
+def test_completed_offers_do_not_match(client_for, me):
+    offer("Python", is_completed=True)
+    assert ids(client_for(me)) == []
+
+
+def test_my_own_posts_are_never_matches(client_for, me):
+    LearningPostFactory(creator=me, topic_to_learn="Rust", topic_to_teach="Python")
+    assert ids(client_for(me)) == []
+
+
+def test_blank_topic_to_teach_of_an_offer_matches_nothing(client_for, me):
+    offer("", ok_with_just_learning=True)
+    assert ids(client_for(me)) == []
+
+
+def test_my_blank_topic_to_teach_makes_no_barter(client_for, user):
+    LearningPostFactory(creator=user, topic_to_learn="Python", topic_to_teach="", ok_with_just_learning=True)
+    offer("Python", learn="Anything at all")
+    found = results(client_for(user))
+    assert len(found) == 1
+    assert found[0]["is_two_way"] is False
+
+
+def test_sql_wildcards_are_plain_characters(client_for, user):
+    LearningPostFactory(creator=user, topic_to_learn="C_", topic_to_teach="Go")
+    offer("Cx")
+    offer("100%", learn="x")
+    assert ids(client_for(user)) == []
+
+
+def test_no_posts_of_mine_means_no_matches(client_for, user):
+    offer("Python")
+    assert ids(client_for(user)) == []
+
+
+def test_each_match_appears_once_even_if_several_of_my_posts_match(client_for, user):
+    LearningPostFactory(creator=user, topic_to_learn="Python", topic_to_teach="Go")
+    LearningPostFactory(creator=user, topic_to_learn="python web", topic_to_teach="Chess")
+    post = offer("Python web development")
+    body = client_for(user).get(URL).json()
+    assert body["count"] == 1
+    assert [p["id"] for p in body["results"]] == [post.id]
+
+
+def test_matches_show_the_post_fields(client_for, me):
+    teacher = UserFactory()
+    offer("Python", creator=teacher)
+    found = results(client_for(me))[0]
+    assert found["creator_id"] == teacher.id
+    assert found["creator_name"] == teacher.name
+
+
+def test_matches_are_paginated(client_for, me):
+    for _ in range(3):
+        offer("Python")
+    body = client_for(me).get(URL, {"page_size": 2}).json()
+    assert body["count"] == 3
+    assert len(body["results"]) == 2
+
+
+def test_matches_need_authentication(api_client):
+    assert api_client.get(URL).status_code == 401
+
+
+def test_matches_is_read_only(client_for, user):
+    assert client_for(user).post(URL, {}).status_code == 405
