@@ -1,6 +1,6 @@
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from realtime.background import sweep_once
 
@@ -19,6 +19,8 @@ class Command(BaseCommand):
         from django.conf import settings
 
         interval = interval if interval is not None else settings.TIMER_SWEEP_INTERVAL
+        if interval <= 0:
+            raise CommandError("--interval needs a positive number of seconds.")
         while True:
             result = sweep_once()
             self.stdout.write(

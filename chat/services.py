@@ -1,0 +1,43 @@
+from django.db import transaction
+
+from common.errors import Conflict, Invalid
+from common.events import chat_group, publish
+from tutoring.models import Session
+from tutoring.selectors import session_for_participant
+
+from .models import ChatMessage
+
+MAX_MESSAGE_LENGTH = 2000
+# Chat belongs to a session that is still going on; a finished session's history stays readable.
+CHAT_OPEN_STATES = (Session.Status.PENDING, Session.Status.ACTIVE)
+
+
+def message_representation(message: ChatMessage, *, sender_name: str) -> dict:
+    return {
+        "id": message.id,
+        "sender": sender_name,
+        "sender_id": message.sender_id,
+        "message": message.text,
+        "timestamp": message.created_at.isoformat().replace("+00:00", "Z"),  # as DRF renders it
+    }
+
+
+def message_post(*, session_id, sender, text) -> ChatMessage:
+    """Store a participant's message, then (after commit) broadcast it to the session's chat."""
+    if not isinstance(text, str):
+        raise Invalid("The message must be a string.")
+    # Surrounding whitespace is not content: a message of spaces is empty.
+    text = text.strip()
+    if not text:
+        raise Invalid("The message must not be empty.")
+    if len(text) > MAX_MESSAGE_LENGTH:
+        raise Invalid(f"The message must be at most {MAX_MESSAGE_LENGTH} characters.")
+    session = session_for_participant(session_id=session_id, user=sender)
+    if session.status not in CHAT_OPEN_STATES:
+        raise Conflict(f"The session is {session.status}; its chat is closed.")
+    with transaction.atomic():
+        message = ChatMessage.objects.create(session=session, sender=sender, text=text)
+        publish(
+            chat_group(session.id), "chat_message", message_representation(message, sender_name=sender.name)
+        )
+    return message

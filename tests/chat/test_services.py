@@ -1,0 +1,70 @@
+import pytest
+
+from chat.models import ChatMessage
+from chat.services import message_post
+from common.errors import Conflict, Invalid, NotFound
+from tests.factories import ActiveSessionFactory, SessionFactory, UserFactory
+from tutoring.models import Session
+
+
+@pytest.fixture
+def session(db):
+    return ActiveSessionFactory()
+
+
+def test_participant_message_is_stored_stripped(session):
+    message = message_post(session_id=session.pk, sender=session.user2, text="  hello  ")
+    assert ChatMessage.objects.get().text == "hello"
+    assert message.sender_id == session.user2_id
+
+
+def test_message_is_broadcast_after_commit(session, monkeypatch, django_capture_on_commit_callbacks):
+    sent = []
+    monkeypatch.setattr("common.events._send", lambda layer, group, message: sent.append((group, message)))
+    with django_capture_on_commit_callbacks(execute=True):
+        message = message_post(session_id=session.pk, sender=session.user1, text="hi")
+    assert sent == [
+        (
+            f"chat.{session.pk}",
+            {
+                "type": "event.chat_message",
+                "event": "chat_message",
+                "id": message.id,
+                "sender": session.user1.name,
+                "sender_id": session.user1_id,
+                "message": "hi",
+                "timestamp": message.created_at.isoformat().replace("+00:00", "Z"),
+            },
+        )
+    ]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 2001, None, 42, ["hi"]])
+def test_bad_message_is_refused_and_nothing_stored(session, text):
+    with pytest.raises(Invalid):
+        message_post(session_id=session.pk, sender=session.user1, text=text)
+    assert not ChatMessage.objects.exists()
+
+
+def test_exactly_2000_characters_is_allowed(session):
+    message_post(session_id=session.pk, sender=session.user1, text="x" * 2000)
+    assert ChatMessage.objects.count() == 1
+
+
+def test_outsider_cannot_post(session):
+    with pytest.raises(NotFound):
+        message_post(session_id=session.pk, sender=UserFactory(), text="hi")
+
+
+def test_pending_session_chat_is_open(db):
+    session = SessionFactory()
+    message_post(session_id=session.pk, sender=session.user2, text="shall we?")
+    assert ChatMessage.objects.count() == 1
+
+
+@pytest.mark.parametrize("status", [Session.Status.COMPLETED, Session.Status.REJECTED])
+def test_finished_session_chat_is_closed(db, status):
+    session = SessionFactory(status=status)
+    with pytest.raises(Conflict):
+        message_post(session_id=session.pk, sender=session.user1, text="hi")
+    assert not ChatMessage.objects.exists()

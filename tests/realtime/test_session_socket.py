@@ -1,0 +1,172 @@
+import pytest
+from asgiref.sync import sync_to_async
+
+from ledger.selectors import balance_of
+from tests.conftest import authed_client
+from tests.factories import ActiveSessionFactory, SessionFactory, UserFactory
+from tutoring.models import Session, TeachingTimer
+
+from .conftest import ws
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+async def room():
+    session = await sync_to_async(ActiveSessionFactory)()
+    one = await ws(f"/ws/session/{session.pk}/", user=session.user1)
+    await one.recv_type("session_state")
+    two = await ws(f"/ws/session/{session.pk}/", user=session.user2)
+    await two.recv_type("session_state")
+    yield session, one, two
+    await one.close()
+    await two.close()
+
+
+async def test_session_state_on_connect():
+    session = await sync_to_async(ActiveSessionFactory)()
+    sock = await ws(f"/ws/session/{session.pk}/", user=session.user1)
+    frame = await sock.recv()
+    assert frame["type"] == "session_state"
+    state = frame["session"]
+    assert (state["id"], state["status"], state["user1"], state["user2"]) == (
+        session.pk,
+        "active",
+        session.user1_id,
+        session.user2_id,
+    )
+    assert state["active_timer"] is None
+    await sock.close()
+
+
+async def test_invitee_joining_activates_a_pending_session_and_the_creator_hears_it():
+    session = await sync_to_async(SessionFactory)()
+    creator = await ws(f"/ws/session/{session.pk}/", user=session.user1)
+    assert (await creator.recv())["session"]["status"] == "pending"
+    invitee = await ws(f"/ws/session/{session.pk}/", user=session.user2)
+    assert (await invitee.recv())["session"]["status"] == "active"
+    update = await creator.recv_type("session_state")
+    assert update["session"]["status"] == "active"
+    await sync_to_async(session.refresh_from_db)()
+    assert session.status == Session.Status.ACTIVE
+    await creator.close()
+    await invitee.close()
+
+
+async def test_creator_connecting_does_not_accept_for_the_invitee():
+    session = await sync_to_async(SessionFactory)()
+    creator = await ws(f"/ws/session/{session.pk}/", user=session.user1)
+    await creator.recv()
+    await sync_to_async(session.refresh_from_db)()
+    assert session.status == Session.Status.PENDING
+    await creator.close()
+
+
+async def test_timer_start_and_stop_over_the_socket_reach_both(room):
+    session, one, two = room
+    await one.send({"type": "timer_start"})
+    for sock in (one, two):
+        started = await sock.recv_type("timer_started")
+        assert started["teacher_id"] == session.user1_id
+        assert started["teacher_name"] == session.user1.name
+        assert started["timer_id"]
+        assert started["start_time"]
+    await one.send({"type": "timer_stop"})
+    for sock in (one, two):
+        stopped = await sock.recv_type("timer_stopped")
+        assert stopped["teacher_id"] == session.user1_id
+        assert set(stopped) >= {"end_time", "duration_seconds", "timer_id", "new_total_time"}
+
+
+async def test_service_rules_come_back_as_error_frames(room):
+    _, one, two = room
+    await one.send({"type": "timer_start"})
+    await two.recv_type("timer_started")
+    await two.send({"type": "timer_start"})
+    assert await two.recv_type("error") == {
+        "type": "error",
+        "message": "The other participant's timer is running.",
+        "code": 409,
+    }
+    await two.send({"type": "timer_stop"})
+    assert (await two.recv_type("error"))["code"] == 403
+
+
+async def test_rest_timer_start_reaches_the_sockets(room):
+    session, one, two = room
+
+    def start_over_rest():
+        return authed_client(session.user2).post(f"/api/sessions/{session.pk}/timer/start/")
+
+    response = await sync_to_async(start_over_rest)()
+    assert response.status_code in (200, 201)
+    assert (await one.recv_type("timer_started"))["teacher_id"] == session.user2_id
+    assert (await two.recv_type("timer_started"))["teacher_id"] == session.user2_id
+
+
+async def test_session_ended_carries_each_receivers_own_credits(room):
+    session, one, two = room
+    await sync_to_async(TeachingTimer.objects.create)(
+        session=session, teacher=session.user1, start_time=session.start_time
+    )
+    await one.send({"type": "end_session"})
+    ended_one = await one.recv_type("session_ended")
+    ended_two = await two.recv_type("session_ended")
+    credits_one = str(await sync_to_async(balance_of)(user=session.user1))
+    credits_two = str(await sync_to_async(balance_of)(user=session.user2))
+    assert ended_one["your_credits"] == credits_one
+    assert ended_two["your_credits"] == credits_two
+    assert ended_one["ended_by"] == session.user1_id
+    assert ended_one["credit_summary"] == ended_two["credit_summary"]
+    assert set(ended_one["credit_summary"]) == {"user1", "user2", "bank_cut"}
+    await sync_to_async(session.refresh_from_db)()
+    assert session.status == Session.Status.COMPLETED
+
+
+async def test_credit_update_goes_only_to_its_owner(room):
+    session, one, two = room
+    await two.send({"type": "end_session"})
+    update = await one.recv_type("credit_update")
+    assert update["user_id"] == session.user1_id
+    assert update["new_balance"] == str(await sync_to_async(balance_of)(user=session.user1))
+    update = await two.recv_type("credit_update")
+    assert update["user_id"] == session.user2_id
+    assert await one.silent()
+
+
+async def test_ending_twice_is_an_error_frame(room):
+    _, one, two = room
+    await one.send({"type": "end_session"})
+    await one.recv_type("session_ended")
+    await two.send({"type": "end_session"})
+    assert (await two.recv_type("error"))["code"] == 409
+
+
+async def test_get_credits(room):
+    session, one, _ = room
+    await one.send({"type": "get_credits"})
+    assert await one.recv() == {"type": "credit_balance", "credits": "15.00"}
+
+
+@pytest.mark.parametrize(
+    ("frame", "key"),
+    [
+        ({"type": "signal", "payload": {"sdp": "offer"}}, "payload"),
+        ({"type": "whiteboard_update", "data": {"strokes": [1, 2]}}, "data"),
+        ({"type": "code_update", "data": "print('hi')"}, "data"),
+    ],
+)
+async def test_relays_reach_only_the_other_participant(room, frame, key):
+    session, one, two = room
+    await one.send(frame)
+    assert await two.recv() == {"type": frame["type"], key: frame[key], "from": session.user1_id}
+    assert await one.silent()
+
+
+async def test_outsider_cannot_even_join_a_pending_session():
+    session = await sync_to_async(SessionFactory)()
+    outsider = await sync_to_async(UserFactory)()
+    sock = await ws(f"/ws/session/{session.pk}/", user=outsider)
+    assert await sock.close_code() == 4003
+    await sync_to_async(session.refresh_from_db)()
+    assert session.status == Session.Status.PENDING
