@@ -13,9 +13,10 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
+from common.errors import NotFound
 from presence.models import Connection
 from reviews.models import Review
 
@@ -54,3 +55,20 @@ def user_me(*, user_id: int) -> User:
         .annotate(is_online=online_annotation(), **rating_annotations())
         .get(pk=user_id)
     )
+
+
+def users_search(*, query: str = "") -> QuerySet[User]:
+    """Public profiles whose name contains `query` (any case), ordered by name then id."""
+    users = users_public()
+    query = query.strip()
+    if query:
+        users = users.filter(name__icontains=query)
+    return users.order_by(Lower("name"), "id")
+
+
+def user_public_get(*, user_id: int) -> User:
+    """One public profile; NotFound for unknown or deactivated users."""
+    user = users_public().filter(pk=user_id).first()
+    if user is None:
+        raise NotFound("User not found.")
+    return user

@@ -1,1 +1,7 @@
-urlpatterns = []
+from django.urls import path
+
+from common import views
+
+urlpatterns = [
+    path("health/", views.HealthView.as_view(), name="health"),
+]

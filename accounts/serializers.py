@@ -1,0 +1,112 @@
+"""Shapes of the accounts API. Input serializers validate; output serializers only render."""
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from .models import User
+
+NAME_MAX = 150
+AVAILABILITY_MAX = 255
+
+
+def _name_taken(name: str, *, exclude_id: int | None = None) -> bool:
+    return User.objects.filter(name__iexact=name).exclude(pk=exclude_id).exists()
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+class PublicUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    is_online = serializers.BooleanField(read_only=True)
+    availability = serializers.CharField(read_only=True)
+    # A JSON number rounded to two places (4.67), or null before the first review.
+    average_rating = serializers.DecimalField(
+        max_digits=3, decimal_places=2, coerce_to_string=False, read_only=True, allow_null=True
+    )
+    total_reviews = serializers.IntegerField(read_only=True)
+
+
+class MeSerializer(PublicUserSerializer):
+    email = serializers.EmailField(read_only=True)
+    credits = serializers.DecimalField(
+        source="ledger_account.balance",
+        max_digits=14,
+        decimal_places=2,
+        coerce_to_string=True,
+        read_only=True,
+    )
+    date_joined = serializers.DateTimeField(read_only=True)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(read_only=True)
+    refresh = serializers.CharField(read_only=True)
+
+
+class AuthResultSerializer(serializers.Serializer):
+    user = MeSerializer(read_only=True)
+    tokens = TokenPairSerializer(read_only=True)
+
+
+# --- input ----------------------------------------------------------------------------------
+
+
+class SignupSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=NAME_MAX)
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
+    password_confirm = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
+
+    def validate_email(self, value: str) -> str:
+        value = value.strip().lower()
+        if User.objects.filter(email__iexact=value).exists():
+            raise serializers.ValidationError("A user with this email already exists.")
+        return value
+
+    def validate_name(self, value: str) -> str:
+        if _name_taken(value):
+            raise serializers.ValidationError("A user with this name already exists.")
+        return value
+
+    def validate(self, attrs):
+        if attrs["password"] != attrs["password_confirm"]:
+            raise serializers.ValidationError({"password_confirm": ["Passwords do not match."]})
+        # The would-be user lets the similarity validator reject passwords like the email.
+        candidate = User(email=attrs["email"], name=attrs["name"])
+        try:
+            password_validation.validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        return attrs
+
+
+class LoginSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class MeUpdateSerializer(serializers.Serializer):
+    """Only these two fields exist here, so any other key in the body is dropped unread."""
+
+    name = serializers.CharField(max_length=NAME_MAX, required=False)
+    availability = serializers.CharField(max_length=AVAILABILITY_MAX, required=False, allow_blank=True)
+
+    def validate_name(self, value: str) -> str:
+        if _name_taken(value, exclude_id=self.context["user"].pk):
+            raise serializers.ValidationError("A user with this name already exists.")
+        return value
+
+
+class UserSearchQuerySerializer(serializers.Serializer):
+    search = serializers.CharField(required=False, allow_blank=True, max_length=150)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField(read_only=True)

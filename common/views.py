@@ -1,0 +1,76 @@
+"""GET /api/health/: can this process reach its database and its channel layer?"""
+
+import asyncio
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+# A load balancer polls this; an unreachable Redis must give a quick 503, not a hung request.
+CHANNEL_LAYER_TIMEOUT = 2.0
+
+
+def database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except Exception:
+        logger.warning("health: database unreachable", exc_info=True)
+        return False
+
+
+async def _round_trip(layer) -> bool:
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "health.ping"})
+    message = await layer.receive(channel)
+    return message.get("type") == "health.ping"
+
+
+def channel_layer_ok(timeout: float | None = None) -> bool:
+    """Send a message to a fresh channel and read it back, through the real backend."""
+    timeout = timeout or CHANNEL_LAYER_TIMEOUT
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+
+    async def check():
+        return await asyncio.wait_for(_round_trip(layer), timeout=timeout)
+
+    try:
+        return async_to_sync(check)()
+    except Exception:
+        logger.warning("health: channel layer unreachable", exc_info=True)
+        return False
+
+
+_HealthSerializer = inline_serializer(
+    "Health",
+    {
+        "status": serializers.ChoiceField(choices=["ok", "degraded"]),
+        "database": serializers.ChoiceField(choices=["ok", "error"]),
+        "channel_layer": serializers.ChoiceField(choices=["ok", "error"]),
+    },
+)
+
+
+class HealthView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: _HealthSerializer, 503: _HealthSerializer}, auth=[])
+    def get(self, request):
+        checks = {
+            "database": "ok" if database_ok() else "error",
+            "channel_layer": "ok" if channel_layer_ok() else "error",
+        }
+        healthy = all(value == "ok" for value in checks.values())
+        return Response({**checks, "status": "ok" if healthy else "degraded"}, status=200 if healthy else 503)

@@ -1,0 +1,88 @@
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from accounts.models import User
+from ledger.models import Transfer
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def admin_client_(db):
+    admin = User.objects.create_superuser(email="root@example.com", name="Root", password="x-Strong-pass-1")
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+def test_createsuperuser_non_interactive_gets_the_signup_grant(db, monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "x-Strong-pass-1")
+    call_command("createsuperuser", "--noinput", "--email", "Boss@Example.com", "--name", "Boss", verbosity=0)
+    user = User.objects.get(email="boss@example.com")
+    assert user.is_superuser and user.is_staff
+    assert user.check_password("x-Strong-pass-1")
+    assert user.ledger_account.balance == Decimal("15.00")
+
+
+def test_create_user_grants_exactly_once(db):
+    user = User.objects.create_user(email="a@example.com", name="A", password="pw")
+    assert Transfer.objects.filter(destination__user=user, kind=Transfer.Kind.SIGNUP).count() == 1
+
+
+def test_admin_user_list_shows_credits_and_searches(admin_client_):
+    UserFactory(name="Findable Person")
+    response = admin_client_.get("/admin/accounts/user/", {"q": "findable"})
+    assert response.status_code == 200
+    assert b"Findable Person" in response.content
+    assert b"15.00" in response.content
+
+
+def test_admin_change_page_shows_credits_read_only(admin_client_):
+    user = UserFactory()
+    response = admin_client_.get(f"/admin/accounts/user/{user.pk}/change/")
+    assert response.status_code == 200
+    assert b'name="credits"' not in response.content
+    assert b"15.00" in response.content
+
+
+def test_admin_creates_users_with_a_ledger_account(admin_client_):
+    response = admin_client_.post(
+        "/admin/accounts/user/add/",
+        {
+            "email": "New@Example.com",
+            "name": "Newbie",
+            "password1": "x-Strong-pass-1",
+            "password2": "x-Strong-pass-1",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    user = User.objects.get(email="new@example.com")
+    assert user.ledger_account.balance == Decimal("15.00")
+
+
+def test_admin_refuses_a_duplicate_name_in_another_case(admin_client_):
+    UserFactory(name="Taken")
+    response = admin_client_.post(
+        "/admin/accounts/user/add/",
+        {
+            "email": "n@example.com",
+            "name": "TAKEN",
+            "password1": "x-Strong-pass-1",
+            "password2": "x-Strong-pass-1",
+        },
+    )
+    assert response.status_code == 200
+    assert not User.objects.filter(email="n@example.com").exists()
+
+
+def test_admin_edits_a_user(admin_client_):
+    user = UserFactory()
+    response = admin_client_.post(
+        f"/admin/accounts/user/{user.pk}/change/",
+        {"email": user.email, "name": "Renamed", "availability": "Mornings", "is_active": "on"},
+    )
+    assert response.status_code == 302, response.content[:3000]
+    user.refresh_from_db()
+    assert (user.name, user.availability) == ("Renamed", "Mornings")

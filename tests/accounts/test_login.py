@@ -1,0 +1,109 @@
+import time_machine
+from django.utils import timezone
+
+from tests.factories import PASSWORD, UserFactory
+
+URL = "/api/auth/login/"
+
+
+def test_login_returns_the_user_and_tokens(login, user):
+    response = login(user.email)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["user"]["id"] == user.id
+    assert body["user"]["credits"] == "15.00"
+    assert set(body["tokens"]) == {"access", "refresh"}
+
+
+def test_login_with_upper_case_email_works(login, user):
+    assert login(user.email.upper()).status_code == 200
+
+
+def test_wrong_password_is_401(login, user):
+    response = login(user.email, "wrong-password")
+    assert response.status_code == 401
+    assert "detail" in response.json()
+
+
+def test_unknown_email_is_401(login, db):
+    assert login("nobody@example.com").status_code == 401
+
+
+def test_inactive_user_cannot_log_in(login, user):
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert login(user.email).status_code == 401
+
+
+def test_missing_fields_are_400(api_client, db):
+    response = api_client.post(URL, {"email": "a@example.com"}, format="json")
+    assert response.status_code == 400
+    assert "password" in response.json()
+
+
+def test_repeated_failures_for_one_account_get_429(login, user, throttle_rates):
+    throttle_rates(login_failures_account="3/15min")
+    assert [login(user.email, "nope").status_code for _ in range(3)] == [401, 401, 401]
+    assert login(user.email, "nope").status_code == 429
+
+
+def test_a_throttled_account_refuses_even_the_right_password(login, user, throttle_rates):
+    # Otherwise the one attempt that is not refused would confirm a guessed password.
+    throttle_rates(login_failures_account="2/15min")
+    login(user.email, "nope")
+    login(user.email.upper(), "nope")  # the email's case does not start a new count
+    response = login(user.email)
+    assert response.status_code == 429
+    assert "Retry-After" in response.headers
+
+
+def test_account_throttle_ends_with_its_window(login, user, throttle_rates):
+    throttle_rates(login_failures_account="2/15min")
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        login(user.email, "nope")
+        login(user.email, "nope")
+        assert login(user.email).status_code == 429
+        clock.shift(15 * 60 + 1)
+        assert login(user.email).status_code == 200
+
+
+def test_account_throttle_does_not_affect_other_accounts(login, user, other_user, throttle_rates):
+    throttle_rates(login_failures_account="2/15min")
+    login(user.email, "nope")
+    login(user.email, "nope")
+    assert login(other_user.email).status_code == 200
+
+
+def test_successful_logins_are_never_throttled(login, user, throttle_rates):
+    throttle_rates(login_failures_account="2/15min", login_failures_ip="2/hour")
+    assert {login(user.email).status_code for _ in range(10)} == {200}
+
+
+def test_a_success_resets_the_account_count(login, user, throttle_rates):
+    throttle_rates(login_failures_account="2/15min")
+    login(user.email, "nope")
+    login(user.email)
+    login(user.email, "nope")
+    assert login(user.email).status_code == 200
+
+
+def test_repeated_failures_from_one_ip_get_429(login, db, throttle_rates):
+    throttle_rates(login_failures_ip="3/hour")
+    users = UserFactory.create_batch(4)
+    for u in users[:3]:
+        assert login(u.email, "nope", REMOTE_ADDR="10.1.1.1").status_code == 401
+    assert login(users[3].email, PASSWORD, REMOTE_ADDR="10.1.1.1").status_code == 429
+    assert login(users[3].email, PASSWORD, REMOTE_ADDR="10.1.1.2").status_code == 200
+
+
+def test_unknown_emails_count_as_failures(login, db, throttle_rates):
+    throttle_rates(login_failures_ip="2/hour")
+    login("a@example.com", "x")
+    login("b@example.com", "x")
+    assert login("c@example.com", "x").status_code == 429
+
+
+def test_missing_fields_are_not_counted(api_client, user, throttle_rates, login):
+    throttle_rates(login_failures_account="1/15min")
+    api_client.post(URL, {"email": user.email}, format="json")
+    assert login(user.email).status_code == 200
