@@ -10,7 +10,6 @@ from common.errors import Conflict, Forbidden, Invalid, NotFound
 from .models import LearningPost
 
 TOPIC_MAX_LENGTH = LearningPost._meta.get_field("topic_to_learn").max_length
-UNIQUE_ACTIVE_TOPIC = "one_active_post_per_creator_topic"
 DUPLICATE_MESSAGE = "You already have an active post for this topic."
 EDITABLE_FIELDS = ("topic_to_learn", "topic_to_teach", "ok_with_just_learning", "bounty_enabled")
 
@@ -31,22 +30,27 @@ def _validate(post: LearningPost) -> None:
         raise Invalid("topic_to_teach is required unless ok_with_just_learning is true.")
 
 
-def _save_unique(post: LearningPost, **save_kwargs) -> None:
-    duplicate = (
+def _has_duplicate(post: LearningPost) -> bool:
+    return (
         LearningPost.objects.filter(creator_id=post.creator_id, is_completed=False)
         .exclude(pk=post.pk)
         .annotate(topic_lower=Lower("topic_to_learn"))
         .filter(topic_lower=Lower(Value(post.topic_to_learn)))
+        .exists()
     )
-    if duplicate.exists():
+
+
+def _save_unique(post: LearningPost, **save_kwargs) -> None:
+    if _has_duplicate(post):
         raise Conflict(DUPLICATE_MESSAGE)
-    # Two requests can both pass the check above; the partial unique index decides, and the
-    # savepoint keeps the caller's transaction usable after the loser's IntegrityError.
+    # Two requests can both pass the check above; the partial unique index decides. The
+    # savepoint keeps the transaction usable, and by the time the loser's insert fails the
+    # winner has committed, so looking again tells a duplicate from any other integrity error.
     try:
         with transaction.atomic():
             post.save(**save_kwargs)
-    except IntegrityError as exc:
-        if UNIQUE_ACTIVE_TOPIC in str(exc):
+    except IntegrityError:
+        if _has_duplicate(post):
             raise Conflict(DUPLICATE_MESSAGE) from None
         raise
 
