@@ -14,7 +14,7 @@ Call = Callable[[Api, User, int], Response]
 def run_rest(ctx: Context, name: str, call: Call) -> Result:
     result = Result(name)
     if not ctx.users:
-        return result.skip("no users (signup unavailable)")
+        return result.skip("no users (signup failed or unavailable)")
     probe_api = Api(ctx.host, ctx.port)
     probe = call(probe_api, ctx.users[0], -1)
     probe_api.close()

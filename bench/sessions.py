@@ -64,7 +64,7 @@ def lifecycle(api: Api, creator: User, invitee: User) -> list[tuple[str, Respons
 
 
 def run_lifecycle(ctx: Context) -> list[Result]:
-    results = {step: Result(label) for step, label in STEPS}
+    results = {step: Result(label, part_of=LIFECYCLE) for step, label in STEPS}
     total = Result(LIFECYCLE)
     everything = [total, *results.values()]
     pairs = ctx.pairs(ctx.concurrency)

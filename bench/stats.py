@@ -23,6 +23,7 @@ class Result:
     errors: int = 0
     error_kinds: Counter = field(default_factory=Counter)
     elapsed: float = 0.0
+    part_of: str | None = None  # a step timed inside a larger scenario (the session lifecycle)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, seconds: float, error: str | None = None):
@@ -49,6 +50,7 @@ class Result:
 
         return {
             "name": self.name,
+            "part_of": self.part_of,
             "status": self.status,
             "note": self.note,
             "requests": count,
@@ -86,6 +88,8 @@ def format_table(summaries: list[dict]) -> str:
     header = "  ".join(_cell(title, width, i == 0) for i, (title, _, width) in enumerate(COLUMNS))
     lines = [header, "-" * len(header)]
     for row in summaries:
+        if row.get("part_of"):
+            row = {**row, "name": f"  - {row['name']}"}
         if row["status"] == "skipped" or (row["status"] == "failed" and not row["requests"]):
             lines.append(f"{_cell(row['name'], COLUMNS[0][2], True)}  {row['status']}: {row['note']}")
             continue

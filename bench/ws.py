@@ -38,7 +38,7 @@ async def open_socket(ctx: Context, path: str, user: User) -> ClientConnection:
     except InvalidStatus as exc:
         status = exc.response.status_code
         # Channels answers an unrouted path with a 500 and logs this line; tell it from a crash.
-        if status == 404 or ctx.log_contains("No route found for path"):
+        if status == 404 or ctx.log_contains(f"No route found for path '{path}'"):
             raise Unavailable(f"endpoint not available (HTTP {status})") from exc
         raise
 
@@ -256,7 +256,7 @@ def run_chat(ctx: Context) -> Result:
 def run_presence(ctx: Context) -> list[Result]:
     if not ctx.users:
         return [
-            Result(name).skip("no users (signup unavailable)")
+            Result(name).skip("no users (signup failed or unavailable)")
             for name in (
                 "WS ws/presence/ connect+auth (to online_users)",
                 "WS ws/presence/ heartbeat round-trip",
