@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -32,6 +32,7 @@ class PostViewSet(viewsets.GenericViewSet):
         responses=PostOutputSerializer(many=True),
     )
     def list(self, request):
+        """Active posts, newest first; `topic` searches both topics, `creator` is a user id."""
         query = PostListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         posts = selectors.posts_active(
@@ -41,6 +42,8 @@ class PostViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=PostInputSerializer, responses={201: PostOutputSerializer})
     def create(self, request):
+        """Create a post as the caller. 409 if the caller has an active post with the same
+        topic_to_learn (ignoring case)."""
         data = PostInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         post = services.post_create(creator=request.user, **data.validated_data)
@@ -48,10 +51,12 @@ class PostViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses=PostOutputSerializer)
     def retrieve(self, request, pk=None):
+        """Any post by id, completed ones included."""
         return self._post_response(pk)
 
     @extend_schema(request=PostInputSerializer(partial=True), responses=PostOutputSerializer)
     def partial_update(self, request, pk=None):
+        """Creator only. Same rules as creating; completed posts can't be edited (409)."""
         data = PostInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.post_update(post_id=pk, user=request.user, **data.validated_data)
@@ -59,24 +64,26 @@ class PostViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
+        """Creator only. Sessions started from the post keep existing without the link."""
         services.post_delete(post_id=pk, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=PostOutputSerializer)
     @action(detail=True, methods=["post", "patch"])
     def complete(self, request, pk=None):
+        """Creator only; 409 when already completed."""
         services.post_complete(post_id=pk, user=request.user)
         return self._post_response(pk)
 
     @extend_schema(responses=PostOutputSerializer(many=True))
     @action(detail=False, methods=["get"])
     def my_posts(self, request):
+        """The caller's active posts, newest first."""
         return self._page(selectors.posts_of(request.user))
 
-    @extend_schema(
-        responses=MatchOutputSerializer(many=True),
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-    )
+    @extend_schema(responses=MatchOutputSerializer(many=True))
     @action(detail=False, methods=["get"])
     def matches(self, request):
+        """Other users' active posts that teach what one of my active posts wants to learn;
+        two-way barters first (`is_two_way`), then newest first."""
         return self._page(selectors.post_matches(request.user), MatchOutputSerializer)

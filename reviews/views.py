@@ -6,18 +6,17 @@ from . import selectors, services
 from .serializers import ReviewInputSerializer, ReviewOutputSerializer
 
 
-class SessionReviewsView(generics.GenericAPIView):
-    """GET: the session's reviews; POST: review the other participant. Participants only."""
+class SessionReviewsView(generics.ListAPIView):
+    """The session's reviews, for its participants (404 for anyone else)."""
 
     serializer_class = ReviewOutputSerializer
 
-    def get(self, request, session_id):
-        reviews = selectors.reviews_of_session(session_id=session_id, user=request.user)
-        page = self.paginate_queryset(reviews)
-        return self.get_paginated_response(ReviewOutputSerializer(page, many=True).data)
+    def get_queryset(self):
+        return selectors.reviews_of_session(session_id=self.kwargs["session_id"], user=self.request.user)
 
     @extend_schema(request=ReviewInputSerializer, responses={201: ReviewOutputSerializer})
     def post(self, request, session_id):
+        """Review the other participant of a completed session, once (409 otherwise)."""
         data = ReviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         review = services.review_create(
@@ -30,12 +29,10 @@ class SessionReviewsView(generics.GenericAPIView):
         return Response(ReviewOutputSerializer(review).data, status=status.HTTP_201_CREATED)
 
 
-class UserReviewsView(generics.GenericAPIView):
+class UserReviewsView(generics.ListAPIView):
     """Reviews the user received, newest first."""
 
     serializer_class = ReviewOutputSerializer
 
-    def get(self, request, user_id):
-        reviews = selectors.reviews_received(user_id=user_id)
-        page = self.paginate_queryset(reviews)
-        return self.get_paginated_response(ReviewOutputSerializer(page, many=True).data)
+    def get_queryset(self):
+        return selectors.reviews_received(user_id=self.kwargs["user_id"])

@@ -118,3 +118,8 @@ def test_same_topic_is_allowed_for_another_user(client_for, user, other_user):
 def test_put_is_not_offered(client_for, user):
     post = LearningPostFactory(creator=user)
     assert client_for(user).put(f"{URL}{post.id}/", valid()).status_code == 405
+
+
+def test_body_that_is_not_an_object_is_400(client_for, user):
+    assert client_for(user).post(URL, ["Python"]).status_code == 400
+    assert not LearningPost.objects.exists()

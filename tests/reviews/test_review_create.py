@@ -135,3 +135,8 @@ def test_review_moves_the_reviewees_rating(client_for, user, other_user, session
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
 def test_other_methods_are_405(client_for, user, session, method):
     assert getattr(client_for(user), method)(url(session.id)).status_code == 405
+
+
+def test_body_that_is_not_an_object_is_400(client_for, user, session):
+    assert client_for(user).post(url(session.id), [5]).status_code == 400
+    assert not Review.objects.exists()
