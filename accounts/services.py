@@ -84,11 +84,13 @@ def _refresh_claims(raw: str) -> dict:
 def _revoke(*, claims: dict) -> bool:
     """Blacklist the refresh token; False if it already was. Call inside a transaction."""
     # The row lock makes two concurrent uses of one token queue up: only the first revokes it.
-    outstanding = (
-        OutstandingToken.objects.select_for_update().filter(jti=claims[jwt_settings.JTI_CLAIM]).first()
-    )
-    if outstanding is None:  # every refresh token we issue is recorded; this one was not
-        raise NotAuthenticated("Token is invalid or expired.")
+    # (The model orders by user through a nullable join, which FOR UPDATE refuses: clear it.)
+    try:
+        outstanding = (
+            OutstandingToken.objects.select_for_update().order_by().get(jti=claims[jwt_settings.JTI_CLAIM])
+        )
+    except OutstandingToken.DoesNotExist as exc:  # every refresh token we issue is recorded
+        raise NotAuthenticated("Token is invalid or expired.") from exc
     _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
     return created
 
