@@ -153,6 +153,9 @@ REST_FRAMEWORK = {
         "token_refresh": env.str("THROTTLE_TOKEN_REFRESH", default="120/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # How many proxies in front of us append to X-Forwarded-For. 0 means "use the socket address":
+    # otherwise any client could dodge the per-IP throttles by sending a made-up header.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SIMPLE_JWT = {

@@ -107,3 +107,10 @@ def test_missing_fields_are_not_counted(api_client, user, throttle_rates, login)
     throttle_rates(login_failures_account="1/15min")
     api_client.post(URL, {"email": user.email}, format="json")
     assert login(user.email).status_code == 200
+
+
+def test_a_forged_forwarded_for_header_does_not_dodge_the_ip_throttle(login, db, throttle_rates):
+    throttle_rates(login_failures_ip="2/hour")
+    for n in range(2):
+        login(f"x{n}@example.com", "x", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+    assert login("y@example.com", "x", HTTP_X_FORWARDED_FOR="203.0.113.99").status_code == 429
