@@ -40,3 +40,9 @@ def test_docs_page_and_its_script_are_served(client, db):
     asset = client.get(script.group(1))
     assert asset.status_code == 200
     assert b"".join(asset.streaming_content)[:100]
+
+
+def test_schema_as_json_via_query_parameter(api_client, db):
+    response = api_client.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    assert "/api/health/" in response.json()["paths"]
