@@ -56,7 +56,8 @@ class BaseConsumer(AsyncWebsocketConsumer):
         except (NotFound, Forbidden):
             await self._refuse(CLOSE_FORBIDDEN)
             return
-        await self.accept()
+        # Everything others must see happens before the handshake completes, so a client that
+        # got its "open" can rely on being registered and announced.
         for group in self.group_names():
             await self.channel_layer.group_add(group, self.channel_name)
             self._joined_groups.append(group)
@@ -65,6 +66,8 @@ class BaseConsumer(AsyncWebsocketConsumer):
         )
         self._registered = True
         await database_sync_to_async(self.touch_session)()
+        await self.before_accept()
+        await self.accept()
         ensure_background_sweeper()
         self._refresher = asyncio.ensure_future(self._refresh_forever())
         await self.on_connected()
@@ -98,8 +101,11 @@ class BaseConsumer(AsyncWebsocketConsumer):
     def group_names(self) -> list[str]:
         return []
 
+    async def before_accept(self) -> None:
+        """Announcements to the groups, made before the client sees the socket open."""
+
     async def on_connected(self) -> None:
-        pass
+        """First frames to the client, right after the handshake."""
 
     async def on_disconnected(self) -> None:
         pass

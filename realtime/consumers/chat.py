@@ -29,7 +29,7 @@ class ChatConsumer(BaseConsumer):
         # `user` is the display name, as `sender` is on chat messages; `user_id` identifies.
         return {"user": self.user.name, "user_id": self.user.pk}
 
-    async def on_connected(self):
+    async def before_accept(self):
         await self.relay_to_others(self.group, {"type": "user_joined", **self._who()})
 
     async def on_disconnected(self):

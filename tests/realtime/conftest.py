@@ -1,6 +1,8 @@
 import pytest
+from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from rest_framework_simplejwt.tokens import AccessToken
 
 from linklearn.asgi import application
@@ -15,6 +17,14 @@ def _fresh_channel_layer(settings):
     settings.REALTIME_BACKGROUND_SWEEP = False  # tests run the sweeps explicitly
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+async def _close_thread_connections():
+    yield
+    # sync_to_async in a test runs on a shared worker thread whose database connection would
+    # otherwise outlive the test and keep PostgreSQL from dropping the test database.
+    await sync_to_async(connections.close_all)()
 
 
 def token_for(user) -> str:

@@ -42,7 +42,7 @@ async def test_bad_message_gets_an_error_and_nothing_is_stored(room, message):
     frame = await one.recv()
     assert frame["type"] == "error"
     assert frame["code"] == 400
-    assert await two.silent()
+    assert await two.silent(), await two.recv()
     assert not await sync_to_async(ChatMessage.objects.exists)()
 
 
