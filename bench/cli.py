@@ -51,8 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--time-budget",
         type=float,
-        default=float(env("BENCH_TIME_BUDGET", 90)),
-        help="seconds after which no new scenario starts (default 90)",
+        default=float(env("BENCH_TIME_BUDGET", 80)),
+        help="seconds after which no new scenario starts (default 80)",
     )
     parser.add_argument(
         "--quick",
@@ -82,6 +82,7 @@ def _stop_on_signals(server: BenchServer):
 
     def handler(signum, _frame):
         server.stop()
+        server.cleanup_files()
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, handler)
@@ -158,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     except ServerError as exc:
         print(f"bench: could not start the server: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        server.stop()
+        server.cleanup_files()
+        print("bench: interrupted; server stopped", file=sys.stderr)
+        return 130
     finally:
         server.stop()
     summaries = [r.summary() for r in results]

@@ -186,7 +186,8 @@ class BenchServer:
         if process and process.poll() is None:
             process.terminate()
             try:
-                process.wait(timeout=10)
+                # Nothing to save gracefully: don't wait out daphne's application close timeout.
+                process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
