@@ -129,7 +129,10 @@ class BenchServer:
     def start(self):
         env = self._child_env()
         if self.postgres:
-            self.postgres.create()
+            try:
+                self.postgres.create()
+            except Exception as exc:
+                raise ServerError(f"could not create {self.postgres.name}: {exc}") from exc
         self._log_file = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         # Fixed argv from this file, no shell: nothing untrusted reaches these two commands.
         migrate = subprocess.run(  # noqa: S603
