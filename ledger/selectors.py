@@ -9,7 +9,7 @@ from django.db.models import Case, CharField, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from .models import Account, Transfer
-from .rates import ZERO, support_tier
+from .rates import CENT, ZERO, support_tier
 
 # What a user's history calls an entry: a TEACHING transfer is TEACHING to the teacher who
 # received it and LEARNING to the learner who paid it.
@@ -134,7 +134,8 @@ def ledger_mismatches() -> list[str]:
 
 def _sums_by(field: str) -> dict[int, Decimal]:
     rows = Transfer.objects.order_by().values(field).annotate(total=Sum("amount"))
-    return {row[field]: row["total"] for row in rows}
+    # SQLite sums decimals as floats; back to cents (exact while totals stay below 10**12).
+    return {row[field]: row["total"].quantize(CENT) for row in rows}
 
 
 def balance_after_mismatches() -> list[str]:
