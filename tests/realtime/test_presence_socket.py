@@ -105,3 +105,12 @@ async def test_connection_of_a_crashed_process_expires_and_user_goes_offline():
     assert await watcher.recv() == {"type": "presence_update", "user": public(alice), "status": "offline"}
     assert await sync_to_async(connections_expire)(now=later) == []
     await watcher.close()
+
+
+async def test_online_users_on_connect_is_capped(monkeypatch):
+    monkeypatch.setattr("realtime.consumers.presence.ONLINE_USERS_ON_CONNECT", 2)
+    users = await sync_to_async(UserFactory.create_batch)(3)
+    socks = [await ws("/ws/presence/", user=u) for u in users]
+    assert len((await socks[-1].recv_type("online_users"))["users"]) == 2
+    for s in socks:
+        await s.close()
