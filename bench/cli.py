@@ -114,18 +114,18 @@ def run_scenarios(ctx: Context) -> list[Result]:
     return results
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
         # git from PATH with fixed arguments: only labels the report.
         out = subprocess.run(  # noqa: S603
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+            ["git", *args],  # noqa: S607
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
             timeout=5,
             check=False,
         )
-        return out.stdout.strip() or None
+        return out.stdout.strip() if out.returncode == 0 else None
     except OSError:
         return None
 
@@ -169,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     summaries = [r.summary() for r in results]
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(),
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        # Uncommitted changes in the tree also shaped the numbers.
+        "git_dirty": bool(_git("status", "--porcelain")),
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
