@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import rest, setup, ws
+from bench import cli, rest, setup, ws
 from bench.context import Context
 from bench.server import REPO_ROOT, BenchServer
 
@@ -111,3 +111,26 @@ def test_missing_websocket_route_is_reported_as_unavailable(ctx):
 
     with pytest.raises(ws.Unavailable, match="endpoint not available"):
         asyncio.run(connect())
+
+
+def test_without_signup_every_scenario_is_skipped_not_crashed(server, monkeypatch):
+    monkeypatch.setattr(setup, "SIGNUP", "/api/auth/not-built-yet/")
+    context = Context(
+        host=server.host,
+        port=server.port,
+        requests=3,
+        concurrency=1,
+        users_wanted=2,
+        scenario_time_limit=5,
+        run_deadline=time.monotonic() + 30,
+        run_id="nosignup",
+        log_contains=server.log_contains,
+    )
+
+    results = cli.run_scenarios(context)
+
+    assert {r.name for r in results} == SCENARIOS - {"POST /api/auth/signup/"} | {
+        "POST /api/auth/not-built-yet/"
+    }
+    assert results[0].note == "endpoint not available (HTTP 404)"
+    assert all(r.status == "skipped" for r in results), [(r.name, r.status, r.note) for r in results]
