@@ -3,7 +3,8 @@
 from datetime import timedelta
 from io import StringIO
 
-from django.core.management import call_command
+import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -145,3 +146,16 @@ def test_outsiders_leave_no_attendance(clock, active_session):
     services.attendance_touch(session_id=active_session.pk, user_id=stranger.pk)
     services.attendance_touch(session_id=999999, user_id=stranger.pk)
     assert not Attendance.objects.exists()
+
+
+def test_a_failing_attendance_write_does_not_fail_the_request(active_session, alice, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr("tutoring.middleware.attendance_touch", broken)
+    assert api(alice).get(url(active_session)).status_code == 200
+
+
+def test_the_sweep_command_refuses_a_non_positive_loop():
+    with pytest.raises(CommandError):
+        call_command("sweep_timers", "--loop", "0")
