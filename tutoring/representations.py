@@ -7,6 +7,7 @@ can go through any channel layer unchanged.
 from datetime import datetime
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import Session, TeachingTimer
@@ -31,34 +32,50 @@ def total_duration(session: Session, *, now: datetime | None = None) -> int:
     return max(0, int((end - session.start_time).total_seconds()))
 
 
-def timer_representation(session: Session, timer: TeachingTimer) -> dict:
-    return {
-        "id": timer.pk,
-        "teacher": timer.teacher_id,
-        "teacher_name": participant_name(session, timer.teacher_id),
-        "start_time": iso(timer.start_time),
-        "is_running": timer.is_running,
-    }
+class ActiveTimerOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    teacher = serializers.IntegerField(source="teacher_id")
+    teacher_name = serializers.SerializerMethodField()
+    start_time = serializers.DateTimeField()
+    is_running = serializers.BooleanField()
+
+    def get_teacher_name(self, timer) -> str:
+        return participant_name(timer.session, timer.teacher_id)
+
+
+class SessionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    user1 = serializers.IntegerField(source="user1_id")
+    user1_name = serializers.CharField(source="user1.name")
+    user2 = serializers.IntegerField(source="user2_id")
+    user2_name = serializers.CharField(source="user2.name")
+    learning_request = serializers.IntegerField(source="learning_request_id", allow_null=True)
+    status = serializers.CharField()
+    is_active = serializers.BooleanField()
+    start_time = serializers.DateTimeField(allow_null=True)
+    end_time = serializers.DateTimeField(allow_null=True)
+    total_duration = serializers.SerializerMethodField(
+        help_text="Seconds from acceptance to the end (or now)."
+    )
+    user1_teaching_time = serializers.IntegerField(source="user1_teaching_seconds", help_text="Seconds.")
+    user2_teaching_time = serializers.IntegerField(source="user2_teaching_seconds", help_text="Seconds.")
+    active_timer = serializers.SerializerMethodField()
+
+    def get_total_duration(self, session) -> int:
+        return total_duration(session, now=self.context.get("now"))
+
+    @extend_schema_field(ActiveTimerOutput(allow_null=True))
+    def get_active_timer(self, session):
+        timer = running_timer_of(session)
+        if timer is None:
+            return None
+        timer.session = session  # the teacher's name comes from the already loaded participants
+        return dict(ActiveTimerOutput(timer).data)
 
 
 def session_representation(session: Session, *, now: datetime | None = None) -> dict:
-    timer = running_timer_of(session)
-    return {
-        "id": session.pk,
-        "user1": session.user1_id,
-        "user1_name": session.user1.name,
-        "user2": session.user2_id,
-        "user2_name": session.user2.name,
-        "learning_request": session.learning_request_id,
-        "status": session.status,
-        "is_active": session.is_active,
-        "start_time": iso(session.start_time),
-        "end_time": iso(session.end_time),
-        "total_duration": total_duration(session, now=now),
-        "user1_teaching_time": session.user1_teaching_seconds,
-        "user2_teaching_time": session.user2_teaching_seconds,
-        "active_timer": timer_representation(session, timer) if timer else None,
-    }
+    """The SPEC's session representation, as plain JSON-ready data."""
+    return dict(SessionOutput(session, context={"now": now}).data)
 
 
 def teaching_seconds_of(session: Session, user_id: int) -> int:

@@ -1,10 +1,11 @@
-"""Input validation for the session endpoints. Output shapes live in representations.py."""
+"""Input validation for the session endpoints, and the shapes of their answers for the schema."""
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from learning.models import LearningPost
 
+from .representations import SessionOutput
 from .services import DECISIONS
 
 
@@ -17,3 +18,42 @@ class SessionCreateInput(serializers.Serializer):
 
 class SessionRespondInput(serializers.Serializer):
     decision = serializers.ChoiceField(choices=DECISIONS)
+
+
+class ParticipantCredits(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    teaching_seconds = serializers.IntegerField()
+    credits_earned = serializers.CharField(help_text="Received as teacher, after the bank cut.")
+    credits_spent = serializers.CharField(help_text="Paid as learner.")
+    shortfall = serializers.CharField(help_text="Owed as learner but not paid (balance too low).")
+
+
+class CreditSummary(serializers.Serializer):
+    user1 = ParticipantCredits()
+    user2 = ParticipantCredits()
+    bank_cut = serializers.CharField()
+
+
+class SessionEndOutput(serializers.Serializer):
+    session = SessionOutput()
+    credit_summary = CreditSummary()
+
+
+class TimerStartedOutput(serializers.Serializer):
+    teacher_id = serializers.IntegerField()
+    teacher_name = serializers.CharField()
+    start_time = serializers.DateTimeField()
+    timer_id = serializers.IntegerField()
+    session = SessionOutput()
+
+
+class TimerStoppedOutput(serializers.Serializer):
+    teacher_id = serializers.IntegerField()
+    teacher_name = serializers.CharField()
+    end_time = serializers.DateTimeField()
+    duration_seconds = serializers.IntegerField()
+    timer_id = serializers.IntegerField()
+    new_total_time = serializers.IntegerField(help_text="The teacher's teaching seconds in this session.")
+    reason = serializers.ChoiceField(choices=["stopped", "session_ended", "teacher_absent", "max_duration"])
+    session = SessionOutput()

@@ -1,26 +1,38 @@
 """REST adapters for sessions: validate input, call a service, shape the output."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.generics import GenericAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from . import services
 from .representations import (
+    SessionOutput,
     session_representation,
     timer_started_payload,
     timer_stopped_payload,
 )
 from .selectors import session_detail_for_participant, session_for_participant, sessions_with_details
-from .serializers import SessionCreateInput, SessionRespondInput
+from .serializers import (
+    SessionCreateInput,
+    SessionEndOutput,
+    SessionRespondInput,
+    TimerStartedOutput,
+    TimerStoppedOutput,
+)
 
 
-class SessionListView(GenericAPIView):
-    def get(self, request):
-        page = self.paginate_queryset(sessions_with_details(request.user))
-        return self.get_paginated_response([session_representation(s) for s in page])
+class SessionListView(ListAPIView):
+    """The caller's sessions, newest first."""
 
+    serializer_class = SessionOutput
+
+    def get_queryset(self):
+        return sessions_with_details(self.request.user)
+
+    @extend_schema(request=SessionCreateInput, responses={201: SessionOutput})
     def post(self, request):
+        """Invite `user2` to a session (pending until they accept)."""
         data = SessionCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         post = data.validated_data.get("learning_request")
@@ -32,15 +44,21 @@ class SessionListView(GenericAPIView):
         return Response(session_representation(session), status=status.HTTP_201_CREATED)
 
 
-class SessionDetailView(APIView):
+class SessionDetailView(GenericAPIView):
     # No put/patch/delete: sessions are records, so those are 405 for everyone.
+    serializer_class = SessionOutput
+
     def get(self, request, pk):
         session = session_detail_for_participant(session_id=pk, user=request.user)
         return Response(session_representation(session))
 
 
-class SessionRespondView(APIView):
+class SessionRespondView(GenericAPIView):
+    serializer_class = SessionRespondInput
+
+    @extend_schema(request=SessionRespondInput, responses={200: SessionOutput})
     def post(self, request, pk):
+        """The invitee accepts or rejects the session."""
         session_for_participant(session_id=pk, user=request.user)  # outsiders get 404, not a 400
         data = SessionRespondInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -50,8 +68,12 @@ class SessionRespondView(APIView):
         return Response(session_representation(session))
 
 
-class TimerStartView(APIView):
+class TimerStartView(GenericAPIView):
+    serializer_class = TimerStartedOutput
+
+    @extend_schema(request=None, responses={201: TimerStartedOutput})
     def post(self, request, pk):
+        """Start the caller's teaching timer."""
         timer = services.timer_start(session_id=pk, user=request.user)
         session = timer.session
         return Response(
@@ -60,15 +82,23 @@ class TimerStartView(APIView):
         )
 
 
-class TimerStopView(APIView):
+class TimerStopView(GenericAPIView):
+    serializer_class = TimerStoppedOutput
+
+    @extend_schema(request=None, responses={200: TimerStoppedOutput})
     def post(self, request, pk):
+        """Stop the caller's teaching timer."""
         timer = services.timer_stop(session_id=pk, user=request.user)
         session = timer.session
         return Response({**timer_stopped_payload(session, timer), "session": session_representation(session)})
 
 
-class SessionEndView(APIView):
+class SessionEndView(GenericAPIView):
+    serializer_class = SessionEndOutput
+
+    @extend_schema(request=None, responses={200: SessionEndOutput})
     def post(self, request, pk):
+        """End the session and settle it (a pending one is called off)."""
         ended = services.session_end(session_id=pk, user=request.user)
         return Response(
             {"session": session_representation(ended.session), "credit_summary": ended.credit_summary}
