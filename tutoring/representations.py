@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from .models import Session, TeachingTimer
 from .selectors import running_timer_of
+from .timing import seconds_between
 
 _datetime_field = serializers.DateTimeField()
 
@@ -29,7 +30,7 @@ def total_duration(session: Session, *, now: datetime | None = None) -> int:
     if session.start_time is None:
         return 0
     end = session.end_time or (now or timezone.now())
-    return max(0, int((end - session.start_time).total_seconds()))
+    return seconds_between(session.start_time, end)
 
 
 class ActiveTimerOutput(serializers.Serializer):

@@ -26,7 +26,7 @@ from ledger.services import TeachingPayment, teaching_pay
 from .models import Attendance, Session, TeachingTimer
 from .representations import session_representation, timer_started_payload, timer_stopped_payload
 from .selectors import last_seen_of
-from .timing import timer_effective_end
+from .timing import seconds_between, timer_effective_end
 
 # A participant seen this recently is not written again: presence is polled on every request.
 ATTENDANCE_TOUCH_INTERVAL = timedelta(seconds=5)
@@ -75,7 +75,7 @@ def _stop_timer(session: Session, timer: TeachingTimer, *, now: datetime, reason
     """
     effective = _effective_end(timer, now=now)
     timer.end_time = effective.end
-    timer.duration_seconds = max(0, int((effective.end - timer.start_time).total_seconds()))
+    timer.duration_seconds = seconds_between(timer.start_time, effective.end)
     timer.stop_reason = effective.reason or reason
     timer.save(update_fields=["end_time", "duration_seconds", "stop_reason"])
     field = "user1_teaching_seconds" if timer.teacher_id == session.user1_id else "user2_teaching_seconds"

@@ -123,3 +123,11 @@ def test_sessions_cannot_be_edited_or_deleted_by_anyone(alice, bob, method):
         assert response.status_code == 405
     session.refresh_from_db()
     assert session.status == Session.Status.PENDING
+
+
+@pytest.mark.parametrize("action", ["", "respond/", "timer/start/", "timer/stop/", "end/"])
+def test_an_absurd_session_id_is_a_404_not_a_crash(alice, action):
+    path = f"/api/sessions/99999999999999999999999/{action}"
+    client = api(alice)
+    response = client.get(path) if not action else client.post(path, {"decision": "accept"})
+    assert response.status_code == 404
