@@ -49,3 +49,13 @@ def test_responding_to_a_session_that_is_not_pending_is_a_conflict(alice, bob, s
     assert api(bob).post(url(session, "respond/"), {"decision": "accept"}).status_code == 409
     session.refresh_from_db()
     assert session.status == status
+
+
+def test_the_service_refuses_a_bad_decision_from_any_caller(pending, bob):
+    from common.errors import Invalid
+    from tutoring import services
+
+    with pytest.raises(Invalid):
+        services.session_respond(session_id=pending.pk, user=bob, decision="ACCEPT")
+    pending.refresh_from_db()
+    assert pending.status == Session.Status.PENDING

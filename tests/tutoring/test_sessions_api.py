@@ -131,3 +131,13 @@ def test_an_absurd_session_id_is_a_404_not_a_crash(alice, action):
     client = api(alice)
     response = client.get(path) if not action else client.post(path, {"decision": "accept"})
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("invitee_id", [999999, "abc", None])
+def test_the_service_refuses_unknown_invitees_from_any_caller(alice, invitee_id):
+    from common.errors import Invalid
+    from tutoring import services
+
+    with pytest.raises(Invalid):
+        services.session_create(creator=alice, invitee_id=invitee_id)
+    assert not Session.objects.exists()
