@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Case, CharField, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
-from .models import Account, Transfer
+from .models import Account, Payment, Transfer
 from .rates import CENT, ZERO, support_tier
 
 # What a user's history calls an entry: a TEACHING transfer is TEACHING to the teacher who
@@ -158,5 +158,29 @@ def balance_after_mismatches() -> list[str]:
         if running[dst] != dst_after:
             problems.append(
                 f"transfer {pk}: destination balance after is {dst_after}, replay says {running[dst]}"
+            )
+    return problems
+
+
+def payment_mismatches() -> list[str]:
+    """Each recorded teaching payment agrees with its transfers: the teacher got paid - cut and
+    the bank got the cut, under the payment's key. Linear; for `ledger_check`."""
+    legs = dict(
+        Transfer.objects.filter(kind__in=[Transfer.Kind.TEACHING, Transfer.Kind.BANK_CUT])
+        .order_by()
+        .values_list("idempotency_key", "amount")
+        .iterator(chunk_size=2000)
+    )
+    problems = []
+    rows = Payment.objects.order_by("pk").values_list(
+        "pk", "idempotency_key", "owed", "paid", "cut", "shortfall"
+    )
+    for pk, key, owed, paid, cut, shortfall in rows.iterator(chunk_size=2000):
+        teaching = legs.get(f"{key}:teaching", ZERO)
+        bank_cut = legs.get(f"{key}:bank_cut", ZERO)
+        if teaching != paid - cut or bank_cut != cut or shortfall != owed - paid:
+            problems.append(
+                f"payment {pk} ({key}): paid {paid}, cut {cut}, shortfall {shortfall} of {owed}, "
+                f"but transfers moved {teaching} to the teacher and {bank_cut} to the bank"
             )
     return problems

@@ -1,4 +1,3 @@
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
@@ -36,13 +35,13 @@ _counterparty_schema = inline_serializer(
 
 
 class HistoryEntryOutputSerializer(serializers.Serializer):
-    """One transfer as the account in `context["account_id"]` sees it.
+    """One ledger entry as the caller sees it. `amount` is a signed decimal string: "13.50" came
+    in, "-1.50" went out; `balance_after` is the caller's balance after it. `counterparty` is null
+    when the other side is the bank or the platform (see `counterparty_kind`)."""
 
-    `amount` is a signed decimal string: "13.50" came in, "-1.50" went out.
-    """
-
+    # The account whose point of view this is comes in context["account_id"].
     id = serializers.IntegerField()
-    type = serializers.CharField(source="entry_type")
+    type = serializers.ChoiceField(source="entry_type", choices=HISTORY_TYPES)
     amount = serializers.SerializerMethodField()
     balance_after = serializers.SerializerMethodField()
     counterparty = serializers.SerializerMethodField()
@@ -56,11 +55,11 @@ class HistoryEntryOutputSerializer(serializers.Serializer):
     def _other(self, transfer) -> Account:
         return transfer.source if self._incoming(transfer) else transfer.destination
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    @extend_schema_field(credits_field())
     def get_amount(self, transfer) -> str:
         return str(transfer.amount if self._incoming(transfer) else -transfer.amount)
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    @extend_schema_field(credits_field())
     def get_balance_after(self, transfer) -> str:
         incoming = self._incoming(transfer)
         return str(transfer.destination_balance_after if incoming else transfer.source_balance_after)

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
 
-from ledger.models import Account, Transfer
+from ledger.models import Account, Payment, Transfer
 from ledger.selectors import ledger_mismatches
 from ledger.services import support_grant, teaching_pay
 
@@ -55,3 +55,12 @@ def test_a_transfer_of_the_wrong_kind_is_reported(user, other_user):
         Transfer.objects.filter(destination__user=user).update(kind=Transfer.Kind.TEACHING)
 
     assert "TEACHING may not go from issuance to user" in _check_fails_with(corrupt)
+
+
+def test_a_payment_that_disagrees_with_its_transfers_is_reported(user, other_user):
+    teaching_pay(learner=user, teacher=other_user, seconds=3000, session_id=3)
+
+    def corrupt():
+        Payment.objects.filter(session_id=3).update(cut=Decimal("0.50"))
+
+    assert "but transfers moved 9.00 to the teacher and 1.00 to the bank" in _check_fails_with(corrupt)
