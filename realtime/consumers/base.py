@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
+CLOSE_INTERNAL_ERROR = 1011
 
 
 def refresh_interval_seconds() -> float:
@@ -56,6 +57,13 @@ class BaseConsumer(AsyncWebsocketConsumer):
         except (NotFound, Forbidden):
             await self._refuse(CLOSE_FORBIDDEN)
             return
+        try:
+            await self._open()
+        except Exception:  # e.g. the database is unreachable: refuse this socket, keep serving
+            logger.exception("opening %s failed", self.channel_name)
+            await self.close(code=CLOSE_INTERNAL_ERROR)
+
+    async def _open(self):
         # Everything others must see happens before the handshake completes, so a client that
         # got its "open" can rely on being registered and announced.
         for group in self.group_names():

@@ -4,7 +4,7 @@ from asgiref.sync import sync_to_async
 from realtime.consumers.base import BaseConsumer
 from tests.factories import UserFactory
 
-from .conftest import ws
+from .conftest import Socket, ws
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,3 +87,19 @@ async def test_an_unexpected_failure_is_reported_not_fatal(sock, monkeypatch):
     assert frame == {"type": "error", "message": "Something went wrong handling that message.", "code": 500}
     monkeypatch.undo()
     assert await still_usable(sock)
+
+
+async def test_a_failure_while_opening_closes_only_that_socket(monkeypatch):
+    user = await sync_to_async(UserFactory)()
+
+    def broken(**kwargs):
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr("realtime.consumers.base.connection_open", broken)
+    s = Socket("/ws/presence/", user=user)
+    connected, code = await s.comm.connect(timeout=5)
+    assert (connected, code) == (False, 1011)
+    monkeypatch.undo()
+    ok = await ws("/ws/presence/", user=user)
+    assert (await ok.recv())["type"] == "online_users"
+    await ok.close()
