@@ -200,6 +200,9 @@ TIMER_SWEEP_INTERVAL = env.int("TIMER_SWEEP_INTERVAL", default=15)
 # --- Real-time ------------------------------------------------------------------------------
 # A connection whose process stopped refreshing it for this long counts as gone.
 PRESENCE_TTL = timedelta(seconds=env.int("PRESENCE_TTL", default=90))
+# Every ASGI process sweeps runaway timers and dead connections; False leaves it to
+# `manage.py sweep --loop` run from one place.
+REALTIME_BACKGROUND_SWEEP = env.bool("REALTIME_BACKGROUND_SWEEP", default=True)
 WS_MAX_FRAME_BYTES = 64 * 1024
 WS_RATE_LIMIT = env.int("WS_RATE_LIMIT", default=30)  # frames per WS_RATE_WINDOW seconds
 WS_RATE_WINDOW = env.int("WS_RATE_WINDOW", default=10)

@@ -45,7 +45,7 @@ async def sweep_forever(interval: float):
 def ensure_background_sweeper() -> asyncio.Task | None:
     """Start this process's sweep loop, once, on the running event loop (the first socket calls it)."""
     global _task
-    if not getattr(settings, "REALTIME_BACKGROUND_SWEEP", True):
+    if not settings.REALTIME_BACKGROUND_SWEEP:
         return None
     loop = asyncio.get_running_loop()
     if _task is not None and not _task.done() and _task.get_loop() is loop:
