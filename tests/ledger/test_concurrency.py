@@ -1,15 +1,14 @@
 """Races that only a real database with row locks can referee (PostgreSQL)."""
 
-import threading
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from common.errors import Conflict
 from ledger.models import Account, Payment, Transfer
 from ledger.services import bank_reserve_ensure, support_grant, teaching_pay
+from tests.concurrency import race, race_n
 from tests.ledger.conftest import balance, bank_balance, make_user_with
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -17,34 +16,11 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 D = Decimal
 
 
-def race(*calls):
-    """Run each call in its own thread and connection, released together; results in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = call()
-        except Exception as exc:  # noqa: BLE001  (reported to the test, which decides)
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a racer hung (deadlock?)"
-    return results
-
-
 def test_ten_simultaneous_support_requests_grant_once():
     user = make_user_with("0.00")
     bank_before = bank_balance()
 
-    results = race(*[lambda: support_grant(user=user)] * 10)
+    results = race_n(10, lambda: support_grant(user=user))
 
     granted = [r for r in results if not isinstance(r, Exception)]
     assert len(granted) == 1, results
@@ -77,7 +53,7 @@ def test_payments_in_both_directions_at_once_neither_deadlock_nor_lose_updates()
 def test_concurrent_replays_of_one_payment_move_credits_once():
     learner, teacher = make_user_with("15.00"), make_user_with("15.00")
 
-    results = race(*[lambda: teaching_pay(learner=learner, teacher=teacher, seconds=3600, session_id=7)] * 8)
+    results = race_n(8, lambda: teaching_pay(learner=learner, teacher=teacher, seconds=3600, session_id=7))
 
     assert len(set(results)) == 1, results
     assert results[0].paid == D("12.00")
@@ -91,7 +67,7 @@ def test_concurrent_first_use_funds_the_bank_once():
     Transfer.objects.all().delete()
     Account.objects.all().delete()
 
-    results = race(*[bank_reserve_ensure] * 4)
+    results = race_n(4, bank_reserve_ensure)
 
     assert all(isinstance(r, Account) for r in results), results
     assert Account.objects.filter(kind=Account.Kind.BANK).count() == 1

@@ -1,10 +1,8 @@
-import threading
-
 import pytest
-from django.db import connection
 
 from presence.models import Connection
 from presence.services import connection_close, connection_open
+from tests.concurrency import race
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -12,29 +10,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 TABS = 6
 
 
-def race(target, count):
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = target(i)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
-
-
 def test_tabs_opening_at_once_announce_online_exactly_once(monkeypatch):
     monkeypatch.setattr("presence.services.publish", lambda *a: None)
     user = UserFactory()
-    results = race(lambda i: connection_open(connection_id=f"tab{i}", user=user, kind="presence"), TABS)
+    results = race(
+        *[
+            lambda i=i: connection_open(connection_id=f"tab{i}", user=user, kind="presence")
+            for i in range(TABS)
+        ]
+    )
     assert sorted(results) == [False] * (TABS - 1) + [True]
     assert Connection.objects.filter(user=user).count() == TABS
 
@@ -44,6 +28,6 @@ def test_tabs_closing_at_once_announce_offline_exactly_once(monkeypatch):
     user = UserFactory()
     for i in range(TABS):
         connection_open(connection_id=f"tab{i}", user=user, kind="presence")
-    results = race(lambda i: connection_close(connection_id=f"tab{i}"), TABS)
+    results = race(*[lambda i=i: connection_close(connection_id=f"tab{i}") for i in range(TABS)])
     assert sorted(results) == [False] * (TABS - 1) + [True]
     assert not Connection.objects.exists()

@@ -1,45 +1,22 @@
 """Races that only real PostgreSQL row locks and concurrent connections can show."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from common.errors import Conflict
 from ledger.models import Transfer
 from ledger.selectors import balance_of
+from tests.concurrency import race, race_n
 from tests.factories import UserFactory
 from tests.tutoring.conftest import api, url
 from tutoring import services
 from tutoring.models import Session, TeachingTimer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def race(*calls):
-    """Run the calls at the same instant, each on its own connection; return results or errors."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # the loser's refusal is part of the result
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 @pytest.fixture
@@ -62,7 +39,7 @@ def test_two_participants_starting_at_once_leave_one_timer_running(pair):
 
 def test_one_teacher_starting_twice_at_once_gets_one_timer(pair):
     session, alice, _ = pair
-    results = race(*[lambda: services.timer_start(session_id=session.pk, user=alice)] * 4)
+    results = race_n(4, lambda: services.timer_start(session_id=session.pk, user=alice))
     assert sum(isinstance(r, TeachingTimer) for r in results) == 1
     assert all(isinstance(r, (TeachingTimer, Conflict)) for r in results)
     assert TeachingTimer.objects.filter(session=session).count() == 1
@@ -92,7 +69,7 @@ def test_both_participants_ending_at_once_settle_once(pair):
 def test_concurrent_sweeps_stop_and_credit_a_timer_once(pair):
     session, alice, _ = pair
     services.timer_start(session_id=session.pk, user=alice, now=timezone.now() - timedelta(hours=1))
-    results = race(*[lambda: services.timers_sweep()] * 3)
+    results = race_n(3, services.timers_sweep)
     assert sum(len(r) for r in results) == 1
     session.refresh_from_db()
     assert session.user1_teaching_seconds == 0  # absent from the start: nothing to credit
