@@ -99,7 +99,7 @@ def test_missing_field_is_refused(api_client, signup_body, field):
     assert field in response.json()
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 151])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 151], ids=["empty", "blank", "too-long"])
 def test_bad_names_are_refused(api_client, signup_body, name):
     signup_body["name"] = name
     assert api_client.post(URL, signup_body, format="json").status_code == 400
@@ -110,7 +110,7 @@ def test_name_of_150_characters_is_accepted(api_client, signup_body):
     assert api_client.post(URL, signup_body, format="json").status_code == 201
 
 
-@pytest.mark.parametrize("email", ["not-an-email", "", "a@b"])
+@pytest.mark.parametrize("email", ["not-an-email", "", "a@b"], ids=["no-at", "empty", "no-dot"])
 def test_invalid_emails_are_refused(api_client, signup_body, email):
     signup_body["email"] = email
     assert api_client.post(URL, signup_body, format="json").status_code == 400

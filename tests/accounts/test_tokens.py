@@ -47,7 +47,7 @@ def test_rotated_refresh_token_works(api_client, tokens):
     assert api_client.post(REFRESH, {"refresh": second}, format="json").status_code == 200
 
 
-@pytest.mark.parametrize("value", ["garbage", "a.b.c", "", None])
+@pytest.mark.parametrize("value", ["garbage", "a.b.c", "", None], ids=["garbage", "a.b.c", "empty", "null"])
 def test_malformed_refresh_is_refused_without_500(api_client, db, value):
     response = api_client.post(REFRESH, {"refresh": value}, format="json")
     assert response.status_code in (400, 401)
@@ -105,7 +105,9 @@ def test_logout_with_someone_elses_refresh_token_revokes_nothing(tokens, other_u
     assert APIClient().post(REFRESH, {"refresh": pair["refresh"]}, format="json").status_code == 200
 
 
-@pytest.mark.parametrize("body", [{}, {"refresh": "garbage"}, {"refresh": 5}])
+@pytest.mark.parametrize(
+    "body", [{}, {"refresh": "garbage"}, {"refresh": 5}], ids=["missing", "garbage", "not-string"]
+)
 def test_logout_with_bad_refresh_is_4xx(user, client_for, body):
     assert client_for(user).post(LOGOUT, body, format="json").status_code in (400, 401)
 

@@ -90,7 +90,9 @@ def test_patch_me_may_change_the_case_of_ones_own_name(user, client_for):
 
 
 @pytest.mark.parametrize(
-    "body", [{"name": ""}, {"name": "   "}, {"name": "x" * 151}, {"availability": "a" * 256}]
+    "body",
+    [{"name": ""}, {"name": "   "}, {"name": "x" * 151}, {"availability": "a" * 256}],
+    ids=["name-empty", "name-blank", "name-too-long", "availability-too-long"],
 )
 def test_patch_me_refuses_bad_values(user, client_for, body):
     assert client_for(user).patch(ME, body, format="json").status_code == 400

@@ -39,7 +39,11 @@ def test_message_is_broadcast_after_commit(session, monkeypatch, django_capture_
     ]
 
 
-@pytest.mark.parametrize("text", ["", "   ", "x" * 2001, None, 42, ["hi"]])
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "x" * 2001, None, 42, ["hi"]],
+    ids=["empty", "blank", "too-long", "null", "number", "list"],
+)
 def test_bad_message_is_refused_and_nothing_stored(session, text):
     with pytest.raises(Invalid):
         message_post(session_id=session.pk, sender=session.user1, text=text)

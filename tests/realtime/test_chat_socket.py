@@ -35,7 +35,11 @@ async def test_message_is_stored_then_sent_to_both_participants(room):
         assert frame["timestamp"].endswith("Z")
 
 
-@pytest.mark.parametrize("message", ["", "   ", "x" * 2001, None, 7])
+@pytest.mark.parametrize(
+    "message",
+    ["", "   ", "x" * 2001, None, 7],
+    ids=["empty", "blank", "too-long", "null", "not-string"],
+)
 async def test_bad_message_gets_an_error_and_nothing_is_stored(room, message):
     _, one, two = room
     await one.send({"type": "chat_message", "message": message})

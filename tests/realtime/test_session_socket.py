@@ -155,6 +155,7 @@ async def test_get_credits(room):
         ({"type": "whiteboard_update", "data": {"strokes": [1, 2]}}, "data"),
         ({"type": "code_update", "data": "print('hi')"}, "data"),
     ],
+    ids=["signal", "whiteboard", "code"],
 )
 async def test_relays_reach_only_the_other_participant(room, frame, key):
     session, one, two = room

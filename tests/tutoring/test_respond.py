@@ -34,7 +34,11 @@ def test_outsiders_get_404(pending):
     assert api(UserFactory()).post(url(pending, "respond/"), {"decision": "accept"}).status_code == 404
 
 
-@pytest.mark.parametrize("body", [{}, {"decision": "maybe"}, {"decision": None}, {"decision": ["accept"]}])
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"decision": "maybe"}, {"decision": None}, {"decision": ["accept"]}],
+    ids=["missing", "unknown", "null", "list"],
+)
 def test_a_bad_decision_is_a_400(pending, bob, body):
     response = api(bob).post(url(pending, "respond/"), body, format="json")
     assert response.status_code == 400

@@ -41,6 +41,7 @@ def test_a_learning_post_of_a_stranger_is_refused(alice, bob):
         ({"user2": None}, "user2"),
         ({"user2": "BOB", "learning_request": 999999}, "learning_request"),
     ],
+    ids=["missing", "unknown-user", "not-an-id", "null", "unknown-learning-request"],
 )
 def test_bad_invitations_are_field_errors(alice, bob, body, field):
     if body.get("user2") == "BOB":
@@ -125,7 +126,11 @@ def test_sessions_cannot_be_edited_or_deleted_by_anyone(alice, bob, method):
     assert session.status == Session.Status.PENDING
 
 
-@pytest.mark.parametrize("action", ["", "respond/", "timer/start/", "timer/stop/", "end/"])
+@pytest.mark.parametrize(
+    "action",
+    ["", "respond/", "timer/start/", "timer/stop/", "end/"],
+    ids=["detail", "respond", "timer-start", "timer-stop", "end"],
+)
 def test_an_absurd_session_id_is_a_404_not_a_crash(alice, action):
     path = f"/api/sessions/99999999999999999999999/{action}"
     client = api(alice)
