@@ -36,3 +36,19 @@ def test_unsupported_media_type_is_415(api_client, db):
         "/api/auth/login/", "email=a", content_type="application/x-www-form-urlencoded"
     )
     assert response.status_code == 415
+
+
+# 200 KB, well under the size limit, but deeper than Python's recursion limit.
+DEEPLY_NESTED = "[" * 100_000 + "]" * 100_000
+
+
+def test_deeply_nested_json_is_400_on_login(api_client, db):
+    response = api_client.post("/api/auth/login/", DEEPLY_NESTED, content_type="application/json")
+    assert response.status_code == 400
+    assert "detail" in response.json()
+
+
+def test_deeply_nested_json_is_400_on_posts(user, client_for):
+    response = client_for(user).post("/api/posts/", DEEPLY_NESTED, content_type="application/json")
+    assert response.status_code == 400
+    assert "detail" in response.json()
