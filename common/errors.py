@@ -22,7 +22,13 @@ class ServiceError(Exception):
 
 
 class Invalid(ServiceError):
+    """Bad input. With `field`, REST shows it as a validation error of that field."""
+
     status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str | None = None, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class Forbidden(ServiceError):
@@ -41,6 +47,8 @@ class Conflict(ServiceError):
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, Invalid) and exc.field:
+        return Response({exc.field: [exc.message]}, status=exc.status_code)
     if isinstance(exc, ServiceError):
         return Response({"detail": exc.message}, status=exc.status_code)
     if isinstance(exc, (Http404, DjangoPermissionDenied, APIException)):

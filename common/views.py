@@ -8,6 +8,7 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -74,3 +75,12 @@ class HealthView(APIView):
         }
         healthy = all(value == "ok" for value in checks.values())
         return Response({**checks, "status": "ok" if healthy else "degraded"}, status=200 if healthy else 503)
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@permission_classes([AllowAny])
+@authentication_classes([])
+def api_not_found(request, *args, **kwargs):
+    """Unknown paths under /api/ answer in JSON like every other API error."""
+    return Response({"detail": "Not found."}, status=404)

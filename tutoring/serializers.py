@@ -10,9 +10,15 @@ from .services import DECISIONS
 
 
 class SessionCreateInput(serializers.Serializer):
-    user2 = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.filter(is_active=True))
+    # pk_field makes 1.5 a validation error; without it the ORM would quietly read it as 1.
+    user2 = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True), pk_field=serializers.IntegerField()
+    )
     learning_request = serializers.PrimaryKeyRelatedField(
-        queryset=LearningPost.objects.all(), required=False, allow_null=True
+        queryset=LearningPost.objects.all(),
+        required=False,
+        allow_null=True,
+        pk_field=serializers.IntegerField(),
     )
 
 

@@ -29,7 +29,13 @@ from .selectors import last_seen_of
 from .timing import seconds_between, timer_effective_end
 
 # A participant seen this recently is not written again: presence is polled on every request.
+# Never more than a quarter of the grace period, so a short grace can't outrun a polling client.
 ATTENDANCE_TOUCH_INTERVAL = timedelta(seconds=5)
+
+
+def _touch_interval() -> timedelta:
+    return min(ATTENDANCE_TOUCH_INTERVAL, settings.TIMER_DISCONNECT_GRACE / 4)
+
 
 DECISIONS = ("accept", "reject")
 
@@ -102,7 +108,7 @@ def session_create(*, creator, invitee_id, learning_request_id=None) -> Session:
     except (ValueError, TypeError):
         invitee = None
     if invitee is None:
-        raise Invalid("Unknown user.")
+        raise Invalid("Unknown user.", field="user2")
     if invitee.pk == creator.pk:
         raise Invalid("You cannot start a session with yourself.")
     if learning_request_id is not None:
@@ -111,9 +117,12 @@ def session_create(*, creator, invitee_id, learning_request_id=None) -> Session:
         except (ValueError, TypeError):
             post = None
         if post is None:
-            raise Invalid("Unknown learning request.")
+            raise Invalid("Unknown learning request.", field="learning_request")
         if post.creator_id not in (creator.pk, invitee.pk):
-            raise Invalid("The learning request must be a post of one of the two participants.")
+            raise Invalid(
+                "The learning request must be a post of one of the two participants.",
+                field="learning_request",
+            )
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -315,7 +324,7 @@ def attendance_touch(*, session_id, user_id, now: datetime | None = None) -> Non
     now = now or timezone.now()
     with transaction.atomic():
         last_seen = last_seen_of(session_id=session_id, user_id=user_id)
-        if last_seen is not None and last_seen >= now - ATTENDANCE_TOUCH_INTERVAL:
+        if last_seen is not None and last_seen >= now - _touch_interval():
             return
         if last_seen is None and not _is_participant(session_id=session_id, user_id=user_id):
             return

@@ -53,6 +53,19 @@ def test_a_teacher_polling_the_session_over_rest_keeps_the_timer(clock, active_s
     assert body["duration_seconds"] == 1200 and body["reason"] == "stopped"
 
 
+def test_a_teacher_polling_every_second_keeps_the_timer_under_a_short_grace(
+    clock, active_session, alice, settings
+):
+    settings.TIMER_DISCONNECT_GRACE = timedelta(seconds=4)
+    client = api(alice)
+    client.post(url(active_session, "timer/start/"))
+    for _ in range(30):
+        clock.shift(1)
+        assert client.get(url(active_session)).status_code == 200
+        services.timers_sweep()
+    assert TeachingTimer.objects.get().is_running
+
+
 def test_the_learner_polling_does_not_keep_an_absent_teachers_timer(clock, active_session, alice, bob):
     services.timer_start(session_id=active_session.pk, user=alice)
     for _ in range(5):

@@ -29,6 +29,7 @@ def test_a_learning_post_of_a_stranger_is_refused(alice, bob):
     post = LearningPostFactory()
     response = api(alice).post("/api/sessions/", {"user2": bob.pk, "learning_request": post.pk})
     assert response.status_code == 400
+    assert "learning_request" in response.json()
     assert not Session.objects.exists()
 
 
@@ -49,6 +50,13 @@ def test_bad_invitations_are_field_errors(alice, bob, body, field):
     response = api(alice).post("/api/sessions/", body, format="json")
     assert response.status_code == 400
     assert field in response.json()
+    assert not Session.objects.exists()
+
+
+def test_a_fractional_user_id_is_refused_not_rounded(alice, bob):
+    response = api(alice).post("/api/sessions/", {"user2": bob.pk + 0.5}, format="json")
+    assert response.status_code == 400
+    assert "user2" in response.json()
     assert not Session.objects.exists()
 
 
