@@ -58,6 +58,7 @@ MIDDLEWARE = [
     # After CORS, so a browser client can read the 413.
     "common.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "common.trailing_slash.ApiTrailingSlashMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -67,6 +68,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "linklearn.urls"
+# API paths without their trailing slash are routed internally (common.trailing_slash); a
+# redirect would turn a client's POST into a GET.
+APPEND_SLASH = False
 WSGI_APPLICATION = "linklearn.wsgi.application"
 ASGI_APPLICATION = "linklearn.asgi.application"
 
