@@ -3,8 +3,14 @@
 Rates come from REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] and are read on every request (not
 frozen at import like DRF's own throttles), so a changed setting applies at once. Counters live in
 the Django cache, which is Redis when configured, so every server process shares them.
+
+Every request takes its place in a counter with one atomic increment *before* the work it is
+limited for, and is refused if that place is past the limit. Reading the count first and writing
+it after (as DRF's SimpleRateThrottle does, and as a count of failures recorded after the slow
+password check would) lets any number of parallel requests read "under the limit" together.
 """
 
+import contextlib
 import hashlib
 import re
 import time
@@ -12,7 +18,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)s?\s*$", re.IGNORECASE)
@@ -33,29 +39,6 @@ def rate_for(scope: str) -> str | None:
     return api_settings.DEFAULT_THROTTLE_RATES.get(scope)
 
 
-class LiveScopedThrottle(SimpleRateThrottle):
-    """A per-IP throttle for `scope` whose rate is looked up at request time."""
-
-    def __init__(self):  # SimpleRateThrottle reads the rate here; we read it per request instead.
-        pass
-
-    def allow_request(self, request, view):
-        self.rate = rate_for(self.scope)
-        self.num_requests, self.duration = parse_rate(self.rate)
-        return super().allow_request(request, view)
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-class SignupThrottle(LiveScopedThrottle):
-    scope = "signup"
-
-
-class TokenRefreshThrottle(LiveScopedThrottle):
-    scope = "token_refresh"
-
-
 @dataclass(frozen=True)
 class _Window:
     prefix: str
@@ -63,7 +46,7 @@ class _Window:
     seconds: int
 
     def key(self, now: float) -> str:
-        # Windows are aligned to the clock, so the key itself says which window a failure is in
+        # Windows are aligned to the clock, so the key itself says which window a count is in
         # and no separate expiry bookkeeping is needed.
         return f"{self.prefix}:{int(now // self.seconds)}"
 
@@ -71,48 +54,117 @@ class _Window:
         return self.seconds - (now % self.seconds)
 
 
-class LoginFailureCounter:
-    """Counts failed logins per account (email) and per client IP in fixed windows.
+def _window(scope: str, ident: str) -> _Window | None:
+    limit, seconds = parse_rate(rate_for(scope))
+    if limit is None:
+        return None
+    return _Window(prefix=f"throttle:{scope}:{ident}", limit=limit, seconds=seconds)
 
-    Only failures are counted, so people who type their password right are never slowed down.
-    Once either counter reaches its limit, every login attempt for that account or from that IP
-    is refused, including a correct one, until the window ends: otherwise an attacker would learn
-    the password from the one attempt that is not refused.
+
+def _take(key: str, seconds: int) -> int:
+    """Adds one to the counter at `key` and returns the new count, atomically.
+
+    add() only creates a missing key and incr() is atomic, in Redis across processes and in the
+    local-memory cache within one.
+    """
+    while True:
+        if cache.add(key, 1, timeout=seconds):
+            return 1
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add() and incr(): start it again
+            continue
+
+
+def _give_back(key: str) -> None:
+    with contextlib.suppress(ValueError):  # the window ended meanwhile: nothing to give back
+        cache.decr(key)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class PerIPThrottle(BaseThrottle):
+    """At most the `scope` rate of requests per client IP, in fixed windows."""
+
+    scope: str
+
+    def allow_request(self, request, view):
+        self._wait = None
+        window = _window(self.scope, f"ip:{self.get_ident(request)}")
+        if window is None:
+            return True
+        now = time.time()
+        if _take(window.key(now), window.seconds) > window.limit:
+            self._wait = window.ends_in(now)
+            return False
+        return True
+
+    def wait(self):
+        return self._wait
+
+
+class SignupThrottle(PerIPThrottle):
+    scope = "signup"
+
+
+class TokenRefreshThrottle(PerIPThrottle):
+    scope = "token_refresh"
+
+
+class LoginAttempt:
+    """Limits failed logins per (account, IP) pair, per IP, and per account across all IPs.
+
+    Only failures count, so people who type their password right are never slowed down. Each
+    attempt is counted as a failure *before* its password is checked; a success takes that back.
+
+    - (account, IP) pair, `login_failures_account`: once over, that pair is refused even the
+      right password until the window ends (else the one attempt let through would confirm a
+      guess). The account's owner, coming from another address, is not affected.
+    - IP, `login_failures_ip`: guessing at many accounts from one address.
+    - account across all IPs, `login_failures_account_total`: guessing spread over many
+      addresses. A large enough botnet can still lock the real user out, but only past this much
+      higher bar.
     """
 
     def __init__(self, request, email: str):
-        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-        self.account = self._window("login_failures_account", f"account:{digest}")
-        self.ip = self._window("login_failures_ip", f"ip:{BaseThrottle().get_ident(request)}")
-        self.windows = [w for w in (self.account, self.ip) if w is not None]
+        account = _digest(email.strip().lower())
+        ip = BaseThrottle().get_ident(request)
+        self.pair = _window("login_failures_account", f"pair:{_digest(f'{account}|{ip}')}")
+        windows = [
+            self.pair,
+            _window("login_failures_ip", f"ip:{ip}"),
+            _window("login_failures_account_total", f"account:{account}"),
+        ]
+        self.windows = [w for w in windows if w is not None]
+        self.taken: list[tuple[_Window, str]] = []
 
-    @staticmethod
-    def _window(scope: str, ident: str) -> _Window | None:
-        limit, seconds = parse_rate(rate_for(scope))
-        if limit is None:
-            return None
-        return _Window(prefix=f"throttle:login-failures:{ident}", limit=limit, seconds=seconds)
-
-    def wait(self) -> float | None:
-        """Seconds until attempts are allowed again, or None if they are allowed now."""
-        now = time.time()
-        waits = [w.ends_in(now) for w in self.windows if (cache.get(w.key(now)) or 0) >= w.limit]
-        return max(waits) if waits else None
-
-    def record_failure(self) -> None:
+    def reserve(self) -> float | None:
+        """Counts this attempt as a failure in advance. Returns None if the password may be
+        checked, else the seconds until it may be tried again (and counts nothing)."""
         now = time.time()
         for window in self.windows:
             key = window.key(now)
-            # add() only creates a missing key; incr() is atomic in Redis and in the local-memory
-            # cache, so concurrent failures from several processes all count.
-            cache.add(key, 0, timeout=window.seconds)
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add() and incr()
-                cache.set(key, 1, timeout=window.seconds)
+            self.taken.append((window, key))
+            if _take(key, window.seconds) > window.limit:
+                # A refused attempt checked no password, so it is no failure: otherwise guesses
+                # refused for one pair would still use up the account's ceiling for everyone.
+                self._give_back_all()
+                return window.ends_in(now)
+        return None
 
-    def clear_account(self) -> None:
-        """A correct password resets the account's count. The IP's count keeps running, so one
-        valid account cannot be used to unlock guessing at others from the same address."""
-        if self.account is not None:
-            cache.delete(self.account.key(time.time()))
+    def succeeded(self) -> None:
+        """The password was right: the pair starts afresh. The IP's and account's counts only
+        lose this attempt, so one valid account can't unlock guessing at others from an IP."""
+        for window, key in self.taken:
+            if window is self.pair:
+                cache.delete(key)
+            else:
+                _give_back(key)
+        self.taken = []
+
+    def _give_back_all(self) -> None:
+        for _, key in self.taken:
+            _give_back(key)
+        self.taken = []

@@ -20,7 +20,7 @@ from .serializers import (
     TokenPairSerializer,
     UserSearchQuerySerializer,
 )
-from .throttles import LoginFailureCounter, SignupThrottle, TokenRefreshThrottle
+from .throttles import LoginAttempt, SignupThrottle, TokenRefreshThrottle
 
 _DETAIL = OpenApiResponse(DetailSerializer)
 
@@ -74,16 +74,13 @@ class LoginView(PublicEndpoint):
         data = LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         email, password = data.validated_data["email"], data.validated_data["password"]
-        failures = LoginFailureCounter(request, email)
-        wait = failures.wait()
+        attempt = LoginAttempt(request, email)
+        wait = attempt.reserve()
         if wait is not None:
             raise Throttled(wait=wait, detail="Too many failed logins. Try again later.")
-        try:
-            user = services.user_authenticate(email=email, password=password, request=request)
-        except services.NotAuthenticated:
-            failures.record_failure()
-            raise
-        failures.clear_account()
+        # A wrong password raises here and leaves the reserved failure counted.
+        user = services.user_authenticate(email=email, password=password, request=request)
+        attempt.succeeded()
         return Response(_auth_result(user))
 
 

@@ -153,6 +153,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login_failures_ip": env.str("THROTTLE_LOGIN_FAILURES_IP", default="20/hour"),
         "login_failures_account": env.str("THROTTLE_LOGIN_FAILURES_ACCOUNT", default="5/15min"),
+        "login_failures_account_total": env.str("THROTTLE_LOGIN_FAILURES_ACCOUNT_TOTAL", default="50/hour"),
         "signup": env.str("THROTTLE_SIGNUP", default="20/hour"),
         "token_refresh": env.str("THROTTLE_TOKEN_REFRESH", default="120/min"),
     },

@@ -41,13 +41,13 @@ def test_missing_fields_are_400(api_client, db):
     assert "password" in response.json()
 
 
-def test_repeated_failures_for_one_account_get_429(login, user, throttle_rates):
+def test_repeated_failures_for_one_account_from_one_address_get_429(login, user, throttle_rates):
     throttle_rates(login_failures_account="3/15min")
     assert [login(user.email, "nope").status_code for _ in range(3)] == [401, 401, 401]
     assert login(user.email, "nope").status_code == 429
 
 
-def test_a_throttled_account_refuses_even_the_right_password(login, user, throttle_rates):
+def test_a_throttled_account_and_address_refuse_even_the_right_password(login, user, throttle_rates):
     # Otherwise the one attempt that is not refused would confirm a guessed password.
     throttle_rates(login_failures_account="2/15min")
     login(user.email, "nope")
@@ -79,7 +79,7 @@ def test_successful_logins_are_never_throttled(login, user, throttle_rates):
     assert {login(user.email).status_code for _ in range(10)} == {200}
 
 
-def test_a_success_resets_the_account_count(login, user, throttle_rates):
+def test_a_success_resets_the_count_for_that_account_and_address(login, user, throttle_rates):
     throttle_rates(login_failures_account="2/15min")
     login(user.email, "nope")
     login(user.email)
@@ -114,3 +114,37 @@ def test_a_forged_forwarded_for_header_does_not_dodge_the_ip_throttle(login, db,
     for n in range(2):
         login(f"x{n}@example.com", "x", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
     assert login("y@example.com", "x", HTTP_X_FORWARDED_FOR="203.0.113.99").status_code == 429
+
+
+def test_failures_from_one_address_do_not_lock_the_owner_out_elsewhere(login, user, throttle_rates):
+    # SPEC section 2: failed logins are slowed, the real user is not.
+    throttle_rates(login_failures_account="2/15min")
+    for _ in range(5):
+        login(user.email, "nope", REMOTE_ADDR="203.0.113.7")
+    assert login(user.email, REMOTE_ADDR="198.51.100.1").status_code == 200
+
+
+def test_failures_spread_over_many_addresses_hit_the_account_ceiling(login, user, throttle_rates):
+    throttle_rates(login_failures_account="2/15min", login_failures_account_total="4/hour")
+    codes = [login(user.email, "nope", REMOTE_ADDR=f"203.0.113.{n}").status_code for n in range(5)]
+    assert codes == [401, 401, 401, 401, 429]
+    response = login(user.email, REMOTE_ADDR="198.51.100.1")
+    assert response.status_code == 429
+    assert "Retry-After" in response.headers
+
+
+def test_refused_attempts_do_not_count_towards_the_account_ceiling(login, user, throttle_rates):
+    throttle_rates(login_failures_account="2/15min", login_failures_account_total="4/hour")
+    codes = [login(user.email, "nope", REMOTE_ADDR="203.0.113.7").status_code for _ in range(10)]
+    assert codes == [401, 401] + [429] * 8
+    assert login(user.email, REMOTE_ADDR="198.51.100.1").status_code == 200
+
+
+def test_a_success_does_not_reset_the_address_count(login, user, db, throttle_rates):
+    throttle_rates(login_failures_ip="3/hour")
+    others = UserFactory.create_batch(3)
+    login(others[0].email, "nope")
+    login(others[1].email, "nope")
+    assert login(user.email).status_code == 200
+    assert login(others[2].email, "nope").status_code == 401
+    assert login(others[2].email).status_code == 429
