@@ -11,13 +11,14 @@ django_http = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from common.asgi_limits import BodySizeLimit  # noqa: E402
 from realtime.middleware import JWTAuthMiddleware  # noqa: E402
 from realtime.origin import origin_checked  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_http,
+        "http": BodySizeLimit(django_http),
         "websocket": origin_checked(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
