@@ -1,3 +1,5 @@
+import re
+
 from django.db import transaction
 
 from common.errors import Conflict, Invalid
@@ -8,6 +10,8 @@ from tutoring.selectors import session_for_participant
 from .models import ChatMessage
 
 MAX_MESSAGE_LENGTH = 2000
+# PostgreSQL text can hold neither NUL nor an unpaired surrogate (which JSON's \ud800 escapes make).
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # Chat belongs to a session that is still going on; a finished session's history stays readable.
 CHAT_OPEN_STATES = (Session.Status.PENDING, Session.Status.ACTIVE)
 
@@ -32,6 +36,10 @@ def message_post(*, session_id, sender, text) -> ChatMessage:
         raise Invalid("The message must not be empty.")
     if len(text) > MAX_MESSAGE_LENGTH:
         raise Invalid(f"The message must be at most {MAX_MESSAGE_LENGTH} characters.")
+    if "\x00" in text:
+        raise Invalid("The message must not contain NUL (\\u0000) characters.")
+    if _LONE_SURROGATE.search(text):
+        raise Invalid("The message must not contain unpaired surrogate escapes (\\ud800-\\udfff).")
     session = session_for_participant(session_id=session_id, user=sender)
     if session.status not in CHAT_OPEN_STATES:
         raise Conflict(f"The session is {session.status}; its chat is closed.")

@@ -72,3 +72,20 @@ def test_finished_session_chat_is_closed(db, status):
     with pytest.raises(Conflict):
         message_post(session_id=session.pk, sender=session.user1, text="hi")
     assert not ChatMessage.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [("a\x00b", "NUL"), ("a\ud800b", "surrogate"), ("\udfff", "surrogate")],
+    ids=["nul", "lone-high-surrogate", "lone-low-surrogate"],
+)
+def test_text_the_database_cannot_store_is_refused(session, text, problem):
+    # PostgreSQL refuses NUL in text and cannot encode a lone surrogate: a 500 before this check.
+    with pytest.raises(Invalid, match=problem):
+        message_post(session_id=session.pk, sender=session.user1, text=text)
+    assert not ChatMessage.objects.exists()
+
+
+def test_a_paired_surrogate_character_is_fine(session):
+    message_post(session_id=session.pk, sender=session.user1, text="ok \U0001f600")
+    assert ChatMessage.objects.get().text == "ok \U0001f600"
