@@ -211,6 +211,9 @@ REALTIME_BACKGROUND_SWEEP = env.bool("REALTIME_BACKGROUND_SWEEP", default=True)
 WS_MAX_FRAME_BYTES = 64 * 1024
 WS_RATE_LIMIT = env.int("WS_RATE_LIMIT", default=30)  # frames per WS_RATE_WINDOW seconds
 WS_RATE_WINDOW = env.int("WS_RATE_WINDOW", default=10)
+# Frames per WS_RATE_WINDOW for all of one user's sockets together, counted in the shared cache.
+WS_USER_RATE_LIMIT = env.int("WS_USER_RATE_LIMIT", default=60)
+WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)
 
 # --- Production hardening -------------------------------------------------------------------
 if not DEBUG:

@@ -4,14 +4,20 @@ Each first/last decision for a user runs under a lock on that user's row, so two
 closing at the same instant on two processes still produce exactly one "online" and one "offline".
 """
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from common.errors import Conflict
 from common.events import PRESENCE_GROUP, publish
 
 from .models import Connection
 from .selectors import live_connections, live_cutoff, public_user
+
+
+class TooManyConnections(Conflict):
+    """The user already holds WS_MAX_CONNECTIONS_PER_USER live connections."""
 
 
 def _lock_user(user_id: int):
@@ -30,13 +36,22 @@ def _announce(user, status: str) -> None:
 
 
 def connection_open(*, connection_id: str, user, kind: str, session_id=None, now=None) -> bool:
-    """Record a new live connection; True (and an "online" update) when the user just came online."""
+    """Record a new live connection; True (and an "online" update) when the user just came online.
+
+    Raises TooManyConnections past WS_MAX_CONNECTIONS_PER_USER live connections of the user, which
+    bounds what one account can make every process hold (and multiply its frame budget by).
+    """
     now = now or timezone.now()
     with transaction.atomic():
         locked = _lock_user(user.pk)
         # Dead rows of this user (a crashed process) go now, so they can't announce a late "offline".
         Connection.objects.filter(user_id=user.pk, last_seen_at__lt=live_cutoff(now)).delete()
-        was_online = live_connections(now=now).filter(user_id=user.pk).exists()
+        others = live_connections(now=now).filter(user_id=user.pk).exclude(pk=connection_id).count()
+        if others >= settings.WS_MAX_CONNECTIONS_PER_USER:
+            raise TooManyConnections(
+                f"At most {settings.WS_MAX_CONNECTIONS_PER_USER} open sockets per user; close one first."
+            )
+        was_online = others > 0 or live_connections(now=now).filter(pk=connection_id).exists()
         Connection.objects.update_or_create(
             id=connection_id,
             defaults={

@@ -19,28 +19,32 @@ def _token_from(scope) -> str | None:
 
 
 @database_sync_to_async
-def user_for_token(raw: str | None):
-    """The active user an access token belongs to, or AnonymousUser.
+def user_for_token(raw: str | None) -> tuple:
+    """(the active user an access token belongs to, the token's `exp` in epoch seconds), or
+    (AnonymousUser, None).
 
     JWTAuthentication is what DRF uses, so expiry, signature, token type (refresh tokens are not
     access tokens), inactive or deleted users and revoked tokens are refused the same way here.
     """
     if not raw:
-        return AnonymousUser()
+        return AnonymousUser(), None
     auth = JWTAuthentication()
     try:
-        return auth.get_user(auth.get_validated_token(raw.encode()))
+        token = auth.get_validated_token(raw.encode())
+        return auth.get_user(token), token.get("exp")
     except (InvalidToken, TokenError, AuthenticationFailed):
-        return AnonymousUser()
+        return AnonymousUser(), None
 
 
 class JWTAuthMiddleware:
-    """Sets scope["user"]; consumers close anonymous sockets with 4001 themselves (after accept,
-    which is the only way a browser ever sees a custom close code)."""
+    """Sets scope["user"] and scope["token_exp"]; consumers close anonymous sockets with 4001
+    themselves (after accept, which is the only way a browser ever sees a custom close code), and
+    close open sockets with 4001 once the token expires."""
 
     def __init__(self, inner):
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
-        scope = dict(scope, user=await user_for_token(_token_from(scope)))
+        user, exp = await user_for_token(_token_from(scope))
+        scope = dict(scope, user=user, token_exp=exp)
         return await self.inner(scope, receive, send)

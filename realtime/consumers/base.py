@@ -1,7 +1,8 @@
 """What every Link & Learn socket shares: authentication close codes, JSON-object frames with a
 `type`, size and rate limits, error frames instead of crashes, and registration in the presence
 store for as long as the socket is open (refreshed in the background, so a crashed process's
-connections expire on their own)."""
+connections expire on their own). A socket lives no longer than its access token or its user's
+active flag, and whatever way a consumer ends, nothing of it lives on."""
 
 import asyncio
 import json
@@ -12,17 +13,22 @@ from collections import deque
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
 
-from common.errors import Forbidden, NotFound, ServiceError
-from presence.services import connection_close, connection_open, connections_refresh
+from common.errors import Forbidden, Invalid, NotFound, ServiceError
+from presence.services import TooManyConnections, connection_close, connection_open, connections_refresh
 
+from .. import frames
 from ..background import ensure_background_sweeper
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
+CLOSE_TOO_MANY_CONNECTIONS = 4029
 CLOSE_INTERNAL_ERROR = 1011
+MAX_TIMESTAMP_CHARS = 64
 
 
 def refresh_interval_seconds() -> float:
@@ -34,6 +40,8 @@ def refresh_interval_seconds() -> float:
 class BaseConsumer(AsyncWebsocketConsumer):
     kind: str = ""  # presence.models.Connection.Kind
     clock = staticmethod(time.monotonic)  # the rate limiter's clock; tests replace it
+    # Token expiry and the per-user rate window, both compared across processes; tests replace it.
+    wall_clock = staticmethod(time.time)
     frame_types: frozenset[str] = frozenset()  # client frame types handled by `frame_<type>`
 
     def __init__(self, *args, **kwargs):
@@ -44,14 +52,34 @@ class BaseConsumer(AsyncWebsocketConsumer):
         self._registered = False
         self._refresher: asyncio.Task | None = None
         self._recent_frames: deque[float] = deque()
+        self._token_exp: float | None = None
+        self._closing = False
 
     # --- lifecycle ------------------------------------------------------------------------
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # An exception, a cancellation or a lost disconnect must not leave a refresher keeping
+            # the user online (and their teaching timer running) forever.
+            await self._cleanup()
+
+    async def dispatch(self, message):
+        if message["type"].startswith("websocket."):
+            await super().dispatch(message)
+            return
+        try:
+            await super().dispatch(message)
+        except Exception:  # one bad group event must not kill the socket it was meant for
+            logger.exception("handling %r on %s failed", message["type"], self.channel_name)
 
     async def connect(self):
         self.user = self.scope.get("user")
         if self.user is None or not self.user.is_authenticated:
             await self._refuse(CLOSE_UNAUTHENTICATED)
             return
+        self._token_exp = self.scope.get("token_exp")
         try:
             await self.authorize()
         except (NotFound, Forbidden):
@@ -59,9 +87,13 @@ class BaseConsumer(AsyncWebsocketConsumer):
             return
         try:
             await self._open()
+        except TooManyConnections:
+            await self._refuse(CLOSE_TOO_MANY_CONNECTIONS)
+            await self._cleanup()
         except Exception:  # e.g. the database is unreachable: refuse this socket, keep serving
             logger.exception("opening %s failed", self.channel_name)
             await self.close(code=CLOSE_INTERNAL_ERROR)
+            await self._cleanup()
 
     async def _open(self):
         # Everything others must see happens before the handshake completes, so a client that
@@ -81,10 +113,28 @@ class BaseConsumer(AsyncWebsocketConsumer):
         await self.on_connected()
 
     async def disconnect(self, code):
-        if self._refresher is not None:
-            self._refresher.cancel()
-        for group in self._joined_groups:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self._cleanup()
+
+    async def _end(self, code: int):
+        """Let go of everything, then close from the server side: a client that sees the close
+        is already offline, whether or not it ever answers."""
+        if self._closing:
+            return
+        self._closing = True
+        await self._cleanup()
+        await self.close(code=code)
+
+    async def _cleanup(self):
+        """Idempotent: stop refreshing, leave the groups, forget the connection."""
+        refresher, self._refresher = self._refresher, None
+        if refresher is not None and refresher is not asyncio.current_task():
+            refresher.cancel()
+        groups, self._joined_groups = self._joined_groups, []
+        try:
+            for group in groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception:  # the layer's entries expire by themselves
+            logger.exception("leaving the groups of %s failed", self.channel_name)
         if not self._registered:
             return
         self._registered = False
@@ -128,7 +178,13 @@ class BaseConsumer(AsyncWebsocketConsumer):
 
     # --- keeping the connection alive in the shared store ---------------------------------
 
-    def _touch(self) -> None:
+    def _token_expired(self) -> bool:
+        return self._token_exp is not None and self.wall_clock() >= self._token_exp
+
+    def _touch(self) -> bool:
+        """False (and nothing refreshed) when the user was deactivated or deleted meanwhile."""
+        if not get_user_model().objects.filter(pk=self.user.pk, is_active=True).exists():
+            return False
         missing = connections_refresh(connection_ids=[self.channel_name])
         if missing:
             # A sweep expired us (this process stalled past the TTL): register again, which
@@ -137,20 +193,42 @@ class BaseConsumer(AsyncWebsocketConsumer):
                 connection_id=self.channel_name, user=self.user, kind=self.kind, session_id=self.session_id
             )
         self.touch_session()
+        return True
+
+    def _next_check_in(self, interval: float) -> float:
+        # Wake up when the token expires, not up to one interval later.
+        if self._token_exp is None:
+            return interval
+        return max(0.0, min(interval, self._token_exp - self.wall_clock() + 0.01))
 
     async def _refresh_forever(self):
         interval = refresh_interval_seconds()
-        while True:
-            await asyncio.sleep(interval)
+        while self._registered:
+            await asyncio.sleep(self._next_check_in(interval))
+            if self._token_expired():
+                await self._end(CLOSE_UNAUTHENTICATED)
+                return
             try:
-                await database_sync_to_async(self._touch)()
+                active = await database_sync_to_async(self._touch)()
+            except TooManyConnections:  # expired while stalled, and the user opened others since
+                await self._end(CLOSE_TOO_MANY_CONNECTIONS)
+                return
             except Exception:
                 logger.exception("refreshing connection %s failed", self.channel_name)
+                continue
+            if not active:
+                await self._end(CLOSE_UNAUTHENTICATED)
+                return
 
     # --- frames in ------------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
-        if not self._within_rate():
+        if self._closing:
+            return
+        if self._token_expired():
+            await self._end(CLOSE_UNAUTHENTICATED)
+            return
+        if not self._within_rate() or not await self._user_within_rate():
             await self.send_error("Too many messages; slow down.", code=429)
             return
         if text_data is None:
@@ -160,9 +238,9 @@ class BaseConsumer(AsyncWebsocketConsumer):
             await self.send_error(f"Frames must be at most {settings.WS_MAX_FRAME_BYTES} bytes.", code=413)
             return
         try:
-            frame = json.loads(text_data)
-        except ValueError:
-            await self.send_error("Frames must be valid JSON.")
+            frame = frames.parse(text_data)
+        except frames.BadFrame as exc:
+            await self.send_error(exc.message)
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self.send_error('Each frame must be a JSON object with a string "type".')
@@ -189,9 +267,30 @@ class BaseConsumer(AsyncWebsocketConsumer):
         self._recent_frames.append(now)
         return True
 
+    async def _user_within_rate(self) -> bool:
+        """A fixed window per user, shared by all their sockets on every process through the cache
+        (Redis in production): WS_USER_RATE_LIMIT frames per WS_RATE_WINDOW s. Refused frames count."""
+        window = settings.WS_RATE_WINDOW
+        key = f"ws-rate:{self.user.pk}:{int(self.wall_clock() // window)}"
+        try:
+            # add is a no-op when the key exists; its timeout outlives the window, so incr finds it.
+            await cache.aadd(key, 0, timeout=window * 2)
+            count = await cache.aincr(key)
+        except Exception:  # an unreachable cache must not take the sockets down with it
+            logger.warning("per-user frame budget unavailable for %s", self.channel_name, exc_info=True)
+            return True
+        return count <= settings.WS_USER_RATE_LIMIT
+
     async def frame_heartbeat(self, frame):
-        await database_sync_to_async(self._touch)()
-        await self.send_json({"type": "heartbeat_ack", "timestamp": frame.get("timestamp")})
+        timestamp = frame.get("timestamp")
+        if not _echoable(timestamp):
+            raise Invalid(
+                f'"timestamp" must be a number or a string of at most {MAX_TIMESTAMP_CHARS} characters.'
+            )
+        if not await database_sync_to_async(self._touch)():
+            await self._end(CLOSE_UNAUTHENTICATED)
+            return
+        await self.send_json({"type": "heartbeat_ack", "timestamp": timestamp})
 
     # --- frames out -----------------------------------------------------------------------
 
@@ -210,3 +309,13 @@ class BaseConsumer(AsyncWebsocketConsumer):
     async def relay_frame(self, message):
         if message["sender_id"] != self.user.pk:
             await self.send_json(message["frame"])
+
+
+def _echoable(timestamp) -> bool:
+    if timestamp is None:
+        return True
+    if isinstance(timestamp, bool):
+        return False
+    if isinstance(timestamp, int | float):
+        return True  # frames.parse already refused non-finite numbers
+    return isinstance(timestamp, str) and len(timestamp) <= MAX_TIMESTAMP_CHARS

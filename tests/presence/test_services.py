@@ -81,3 +81,24 @@ def test_refresh_reports_connections_that_expired_meanwhile(user):
 def test_online_users_lists_public_fields_of_users_with_a_live_connection(user, other_user):
     connection_open(connection_id="a", user=user, kind="chat", session_id=5)
     assert [u.id for u in online_users()] == [user.id]
+
+
+def test_connections_past_the_per_user_cap_are_refused(user, published, settings):
+    from presence.services import TooManyConnections
+
+    settings.WS_MAX_CONNECTIONS_PER_USER = 2
+    connection_open(connection_id="a", user=user, kind="presence")
+    connection_open(connection_id="b", user=user, kind="presence")
+    with pytest.raises(TooManyConnections):
+        connection_open(connection_id="c", user=user, kind="presence")
+    assert set(Connection.objects.values_list("id", flat=True)) == {"a", "b"}
+    # Re-registering an existing connection (after a stall) is not a new one.
+    connection_open(connection_id="b", user=user, kind="presence")
+
+
+def test_dead_connections_do_not_count_toward_the_cap(user, published, settings):
+    settings.WS_MAX_CONNECTIONS_PER_USER = 1
+    old = timezone.now() - settings.PRESENCE_TTL - timedelta(seconds=1)
+    Connection.objects.create(id="dead", user=user, kind="presence", opened_at=old, last_seen_at=old)
+    connection_open(connection_id="a", user=user, kind="presence")
+    assert list(Connection.objects.values_list("id", flat=True)) == ["a"]

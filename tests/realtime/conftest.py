@@ -2,6 +2,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
+from django.core.cache import cache
 from django.db import connections
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -15,6 +16,8 @@ def _fresh_channel_layer(settings):
     # Each async test runs on its own event loop; a layer built on an earlier loop is unusable.
     channel_layers.backends.clear()
     settings.REALTIME_BACKGROUND_SWEEP = False  # tests run the sweeps explicitly
+    # Per-user frame budgets live in the cache, keyed by user id, which a later test may reuse.
+    cache.clear()
     yield
     channel_layers.backends.clear()
 

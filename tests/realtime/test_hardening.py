@@ -1,0 +1,254 @@
+"""Sockets against hostile or stale clients: frames that break parsers, consumers that die, users
+with many sockets, and credentials that stop being valid while the socket is open."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+import time_machine
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
+
+from presence.models import Connection
+from realtime.consumers.base import BaseConsumer
+from realtime.consumers.presence import PresenceConsumer
+from tests.factories import ActiveSessionFactory, UserFactory
+
+from .conftest import ws
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def still_usable(s):
+    await s.send({"type": "heartbeat", "timestamp": "t"})
+    return (await s.recv())["type"] == "heartbeat_ack"
+
+
+def live_refreshers() -> list[asyncio.Task]:
+    return [t for t in asyncio.all_tasks() if "_refresh_forever" in repr(t.get_coro())]
+
+
+async def no_refresher_left() -> bool:
+    # A refresher that closed its own socket finishes a moment after the client sees the close.
+    for _ in range(100):
+        if not live_refreshers():
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+async def connection_count() -> int:
+    return await sync_to_async(Connection.objects.count)()
+
+
+@pytest.fixture
+async def sock():
+    user = await sync_to_async(UserFactory)()
+    s = await ws("/ws/presence/", user=user)
+    await s.recv_type("online_users")
+    yield s
+    await s.close()
+
+
+def nested(depth: int):
+    value = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+# --- frames that break parsers -------------------------------------------------------------
+
+
+async def test_deeply_nested_frame_gets_an_error_and_socket_stays_open(sock):
+    # 2 KB of brackets made json.loads raise RecursionError, which killed the consumer.
+    await sock.send_text("[" * 1000 + "]" * 1000)
+    frame = await sock.recv()
+    assert frame["type"] == "error" and frame["code"] == 400
+    assert await still_usable(sock)
+
+
+async def test_frame_nested_deeper_than_the_limit_is_refused(sock):
+    # Parses fine here, but forwarding it could still exhaust a peer's JSON encoder.
+    await sock.send({"type": "heartbeat", "timestamp": nested(40)})
+    frame = await sock.recv()
+    assert frame["type"] == "error"
+    assert "nested" in frame["message"]
+    assert await still_usable(sock)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+async def test_numbers_json_cannot_carry_back_are_refused(sock, number):
+    # json.dumps would echo or relay them as NaN/Infinity, which a browser's JSON.parse rejects.
+    await sock.send_text(f'{{"type": "heartbeat", "timestamp": {number}}}')
+    assert (await sock.recv())["type"] == "error"
+    assert await still_usable(sock)
+
+
+async def test_relay_with_a_lone_surrogate_is_refused_not_forwarded():
+    session = await sync_to_async(ActiveSessionFactory)()
+    a = await ws(f"/ws/session/{session.pk}/", user=session.user1)
+    b = await ws(f"/ws/session/{session.pk}/", user=session.user2)
+    await a.recv_type("session_state")
+    await b.recv_type("session_state")
+    await a.send_text('{"type": "signal", "payload": "a\\ud800b"}')
+    frame = await a.recv()
+    assert frame["type"] == "error" and frame["code"] == 400
+    assert "surrogate" in frame["message"]
+    assert await b.silent()
+    await a.close()
+    await b.close()
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["x" * 65, {"a": 1}, [1], True],
+    ids=["string-65-chars", "object", "array", "boolean"],
+)
+async def test_heartbeat_timestamp_must_be_a_number_or_a_short_string(sock, timestamp):
+    await sock.send({"type": "heartbeat", "timestamp": timestamp})
+    frame = await sock.recv()
+    assert frame["type"] == "error" and frame["code"] == 400
+    assert "timestamp" in frame["message"]
+
+
+@pytest.mark.parametrize(
+    "timestamp", [1712345678901, 1.5, "x" * 64, None], ids=["int", "float", "str-64", "none"]
+)
+async def test_heartbeat_echoes_acceptable_timestamps(sock, timestamp):
+    await sock.send({"type": "heartbeat", "timestamp": timestamp})
+    assert await sock.recv() == {"type": "heartbeat_ack", "timestamp": timestamp}
+
+
+# --- a consumer that dies cleans up --------------------------------------------------------
+
+
+async def test_consumer_dying_of_an_unexpected_exception_leaves_nothing_behind(monkeypatch):
+    user = await sync_to_async(UserFactory)()
+    s = await ws("/ws/presence/", user=user)
+    await s.recv_type("online_users")
+    assert len(live_refreshers()) == 1
+
+    async def bug(self, text_data=None, bytes_data=None):
+        raise RuntimeError("a bug outside every handler's guard")
+
+    monkeypatch.setattr(PresenceConsumer, "receive", bug)
+    await s.send({"type": "heartbeat"})
+    with pytest.raises(RuntimeError):
+        await s.comm.receive_output(timeout=5)
+    await asyncio.sleep(0)
+    assert await no_refresher_left()
+    assert await connection_count() == 0
+
+
+async def test_cancelled_consumer_leaves_nothing_behind():
+    user = await sync_to_async(UserFactory)()
+    s = await ws("/ws/presence/", user=user)
+    await s.recv_type("online_users")
+    s.comm.future.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await s.comm.future
+    assert await no_refresher_left()
+    assert await connection_count() == 0
+
+
+async def test_a_failing_event_handler_does_not_kill_the_socket(sock, monkeypatch):
+    async def bug(self, event):
+        raise RuntimeError("bad event")
+
+    monkeypatch.setattr(PresenceConsumer, "event_presence_update", bug)
+    other = await ws("/ws/presence/", user=await sync_to_async(UserFactory)())
+    await other.recv_type("online_users")
+    monkeypatch.undo()
+    assert await still_usable(sock)
+    await other.close()
+
+
+# --- many sockets per user -------------------------------------------------------------------
+
+
+async def test_frame_budget_is_shared_by_all_sockets_of_a_user(settings, monkeypatch):
+    settings.WS_RATE_LIMIT = 100
+    settings.WS_USER_RATE_LIMIT = 3
+    settings.WS_RATE_WINDOW = 10
+    now = [1_000_000.0]
+    monkeypatch.setattr(BaseConsumer, "wall_clock", staticmethod(lambda: now[0]))
+    user, bystander = await sync_to_async(UserFactory.create_batch)(2)
+    a = await ws("/ws/presence/", user=user)
+    b = await ws("/ws/presence/", user=user)
+    c = await ws("/ws/presence/", user=bystander)
+    for s in (a, b, c):
+        await s.recv_type("online_users")
+    for s in (a, a, b):
+        await s.send({"type": "heartbeat"})
+        assert (await s.recv_type("heartbeat_ack"))["type"] == "heartbeat_ack"
+    await b.send({"type": "heartbeat"})
+    frame = await b.recv_type("error")
+    assert frame["code"] == 429 and "Too many" in frame["message"]
+    await a.send({"type": "heartbeat"})
+    assert (await a.recv_type("error"))["code"] == 429
+    assert await still_usable(c)  # another user's budget is their own
+    now[0] += 10
+    await a.send({"type": "heartbeat"})
+    assert (await a.recv_type("heartbeat_ack"))["type"] == "heartbeat_ack"
+    for s in (a, b, c):
+        await s.close()
+
+
+async def test_sockets_past_the_per_user_cap_are_closed_with_4029(settings):
+    settings.WS_MAX_CONNECTIONS_PER_USER = 2
+    user = await sync_to_async(UserFactory)()
+    open_ = [await ws("/ws/presence/", user=user) for _ in range(2)]
+    extra = await ws("/ws/presence/", user=user)
+    assert await extra.close_code() == 4029
+    await extra.close()
+    assert await connection_count() == 2
+    assert len(live_refreshers()) == 2
+    for s in open_:
+        await s.close()
+
+
+# --- credentials that stop being valid ------------------------------------------------------
+
+
+async def test_frame_after_the_token_expired_closes_the_socket_with_4001(sock):
+    later = timezone.now() + settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] + timedelta(seconds=1)
+    with time_machine.travel(later, tick=True):
+        await sock.send({"type": "heartbeat"})
+        assert await sock.close_code() == 4001
+    assert await connection_count() == 0
+
+
+async def test_idle_socket_is_closed_with_4001_when_its_token_expires():
+    user = await sync_to_async(UserFactory)()
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=timedelta(seconds=1))
+    s = await ws("/ws/presence/", token=str(token))
+    await s.recv_type("online_users")
+    assert await s.close_code(timeout=5) == 4001
+    assert await connection_count() == 0
+    assert await no_refresher_left()
+
+
+async def test_deactivated_user_is_closed_with_4001_by_the_refresher(monkeypatch):
+    monkeypatch.setattr("realtime.consumers.base.refresh_interval_seconds", lambda: 0.05)
+    session = await sync_to_async(ActiveSessionFactory)()
+    s = await ws(f"/ws/session/{session.pk}/", user=session.user1)
+    await s.recv_type("session_state")
+    user = session.user1
+    user.is_active = False
+    await sync_to_async(user.save)(update_fields=["is_active"])
+    assert await s.close_code(timeout=5) == 4001
+    assert await connection_count() == 0
+    assert await no_refresher_left()
+
+
+async def test_chat_message_with_a_nul_gets_an_error_frame():
+    session = await sync_to_async(ActiveSessionFactory)()
+    s = await ws(f"/ws/chat/{session.pk}/", user=session.user1)
+    await s.send_text('{"type": "chat_message", "message": "a\\u0000b"}')
+    frame = await s.recv_type("error")
+    assert frame["code"] == 400 and "NUL" in frame["message"]
+    await s.close()
