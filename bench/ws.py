@@ -29,7 +29,7 @@ async def open_socket(ctx: Context, path: str, user: User) -> ClientConnection:
     try:
         return await connect(
             _url(ctx, path, user),
-            origin=f"http://{ctx.host}:{ctx.port}",  # AllowedHostsOriginValidator wants one
+            origin=f"http://{ctx.host}:{ctx.port}",  # as a browser page of this site would
             open_timeout=FRAME_TIMEOUT,
             close_timeout=2,
             ping_interval=None,
@@ -37,8 +37,10 @@ async def open_socket(ctx: Context, path: str, user: User) -> ClientConnection:
         )
     except InvalidStatus as exc:
         status = exc.response.status_code
-        # Channels answers an unrouted path with a 500 and logs this line; tell it from a crash.
-        if status == 404 or ctx.log_contains(f"No route found for path '{path}'"):
+        # The server refuses the handshake of a path no socket lives at (403; the origin we send
+        # is always allowed and auth failures close after the handshake). Older servers
+        # answered 500 and logged this line, so tell that from a crash too.
+        if status in (403, 404) or ctx.log_contains(f"No route found for path '{path}'"):
             raise Unavailable(f"endpoint not available (HTTP {status})") from exc
         raise
 
