@@ -13,6 +13,11 @@ def money(value) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_DOWN)
 
 
+def format_credits(value) -> str:
+    """How every payload shows an amount: a string with exactly two places ("15.00")."""
+    return str(money(value))
+
+
 def credits_for_seconds(seconds: int) -> Decimal:
     """5 minutes of teaching = 1 credit, truncated to the cent: floor(seconds / 3) / 100."""
     if seconds <= 0:
