@@ -1,46 +1,14 @@
 """Reads about users. Ratings, credits and presence are annotated in the same query, so a list
 of users costs one query however long it is."""
 
-from django.conf import settings
-from django.db.models import (
-    Avg,
-    Count,
-    DecimalField,
-    Exists,
-    IntegerField,
-    OuterRef,
-    QuerySet,
-    Subquery,
-    Value,
-)
-from django.db.models.functions import Coalesce, Lower
-from django.utils import timezone
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
 
 from common.errors import NotFound
-from presence.models import Connection
-from reviews.models import Review
+from presence.selectors import online_annotation
+from reviews.selectors import rating_annotations
 
 from .models import User
-
-
-def rating_annotations(user_ref: str = "pk") -> dict:
-    """`average_rating` and `total_reviews` of the user at `user_ref` (an OuterRef path)."""
-    received = Review.objects.filter(reviewee=OuterRef(user_ref)).order_by().values("reviewee")
-    return {
-        "average_rating": Subquery(
-            received.annotate(v=Avg("rating")).values("v"),
-            output_field=DecimalField(max_digits=3, decimal_places=2),
-        ),
-        "total_reviews": Coalesce(
-            Subquery(received.annotate(n=Count("id")).values("n"), output_field=IntegerField()), Value(0)
-        ),
-    }
-
-
-def online_annotation(user_ref: str = "pk", *, now=None):
-    """True while the user at `user_ref` has a live connection on any server process."""
-    cutoff = (now or timezone.now()) - settings.PRESENCE_TTL
-    return Exists(Connection.objects.filter(user=OuterRef(user_ref), last_seen_at__gte=cutoff))
 
 
 def users_public() -> QuerySet[User]:

@@ -5,8 +5,8 @@ from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Lower, StrIndex
 from django.db.models.lookups import GreaterThan
 
-from accounts.selectors import rating_annotations
 from common.errors import NotFound
+from reviews.selectors import rating_annotations
 
 from .models import LearningPost
 

@@ -23,13 +23,17 @@ def user_is_online(*, user_id: int, now=None) -> bool:
     return live_connections(now=now).filter(user_id=user_id).exists()
 
 
+def online_annotation(user_ref: str = "pk", *, now=None) -> Exists:
+    """True while the user at `user_ref` (an OuterRef path) has a live connection."""
+    return Exists(live_connections(now=now).filter(user=OuterRef(user_ref)))
+
+
 def online_users(*, now=None) -> QuerySet:
     """Active users with a live connection, public fields only, in one query."""
-    live = live_connections(now=now).filter(user=OuterRef("pk"))
     return (
         get_user_model()
         .objects.filter(is_active=True)
-        .filter(Exists(live))
+        .filter(online_annotation(now=now))
         .only("id", "name", "availability")
         .order_by("name", "id")
     )

@@ -1,10 +1,25 @@
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Avg, Count, DecimalField, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from common.errors import NotFound
 from tutoring.selectors import session_for_participant
 
 from .models import Review
+
+
+def rating_annotations(user_ref: str = "pk") -> dict:
+    """`average_rating` and `total_reviews` of the user at `user_ref` (an OuterRef path)."""
+    received = Review.objects.filter(reviewee=OuterRef(user_ref)).order_by().values("reviewee")
+    return {
+        "average_rating": Subquery(
+            received.annotate(v=Avg("rating")).values("v"),
+            output_field=DecimalField(max_digits=3, decimal_places=2),
+        ),
+        "total_reviews": Coalesce(
+            Subquery(received.annotate(n=Count("id")).values("n"), output_field=IntegerField()), Value(0)
+        ),
+    }
 
 
 def _reviews() -> QuerySet[Review]:
