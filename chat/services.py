@@ -8,22 +8,13 @@ from tutoring.models import Session
 from tutoring.selectors import session_for_participant
 
 from .models import ChatMessage
+from .representations import message_representation
 
 MAX_MESSAGE_LENGTH = 2000
 # PostgreSQL text can hold neither NUL nor an unpaired surrogate (which JSON's \ud800 escapes make).
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # Chat belongs to a session that is still going on; a finished session's history stays readable.
 CHAT_OPEN_STATES = (Session.Status.PENDING, Session.Status.ACTIVE)
-
-
-def message_representation(message: ChatMessage, *, sender_name: str) -> dict:
-    return {
-        "id": message.id,
-        "sender": sender_name,
-        "sender_id": message.sender_id,
-        "message": message.text,
-        "timestamp": message.created_at.isoformat().replace("+00:00", "Z"),  # as DRF renders it
-    }
 
 
 def message_post(*, session_id, sender, text) -> ChatMessage:
@@ -45,7 +36,5 @@ def message_post(*, session_id, sender, text) -> ChatMessage:
         raise Conflict(f"The session is {session.status}; its chat is closed.")
     with transaction.atomic():
         message = ChatMessage.objects.create(session=session, sender=sender, text=text)
-        publish(
-            chat_group(session.id), "chat_message", message_representation(message, sender_name=sender.name)
-        )
+        publish(chat_group(session.id), "chat_message", message_representation(message))
     return message

@@ -1,13 +1,13 @@
 from rest_framework.generics import ListAPIView
 
+from .representations import ChatMessageOutput
 from .selectors import messages_for_participant, parse_after
-from .serializers import ChatMessageSerializer
 
 
 class SessionMessagesApi(ListAPIView):
     """A session's chat history for its participants, oldest first; `?after=<id>` resumes."""
 
-    serializer_class = ChatMessageSerializer
+    serializer_class = ChatMessageOutput
 
     def get_queryset(self):
         after = parse_after(self.request.query_params.get("after"))
