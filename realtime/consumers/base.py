@@ -306,6 +306,11 @@ class BaseConsumer(AsyncWebsocketConsumer):
             group, {"type": "relay.frame", "sender_id": self.user.pk, "frame": frame}
         )
 
+    async def forward_event(self, event):
+        """Send a published event (common.events.publish) to the client as a frame of its type."""
+        payload = {k: v for k, v in event.items() if k not in ("type", "event")}
+        await self.send_json({"type": event["event"], **payload})
+
     async def relay_frame(self, message):
         if message["sender_id"] != self.user.pk:
             await self.send_json(message["frame"])

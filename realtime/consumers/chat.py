@@ -47,6 +47,4 @@ class ChatConsumer(BaseConsumer):
             raise Invalid('"is_typing" must be true or false.')
         await self.relay_to_others(self.group, {"type": "typing", **self._who(), "is_typing": is_typing})
 
-    async def event_chat_message(self, event):
-        payload = {k: v for k, v in event.items() if k not in ("type", "event")}
-        await self.send_json({"type": "chat_message", **payload})
+    event_chat_message = BaseConsumer.forward_event

@@ -1,7 +1,7 @@
 from channels.db import database_sync_to_async
 
 from common.events import session_group
-from ledger.rates import money
+from ledger.rates import format_credits
 from ledger.selectors import balance_of
 from presence.models import Connection
 from tutoring import services
@@ -10,10 +10,6 @@ from tutoring.representations import session_representation
 from .base import BaseConsumer
 
 RELAYED = {"signal": "payload", "whiteboard_update": "data", "code_update": "data"}
-
-
-def _credits(user) -> str:
-    return str(money(balance_of(user=user)))
 
 
 class SessionConsumer(BaseConsumer):
@@ -53,7 +49,7 @@ class SessionConsumer(BaseConsumer):
         await database_sync_to_async(services.session_end)(session_id=self.session_id, user=self.user)
 
     async def frame_get_credits(self, frame):
-        credits = await database_sync_to_async(_credits)(self.user)
+        credits = await self._own_credits()
         await self.send_json({"type": "credit_balance", "credits": credits})
 
     async def _relay(self, frame):
@@ -64,16 +60,15 @@ class SessionConsumer(BaseConsumer):
 
     frame_signal = frame_whiteboard_update = frame_code_update = _relay
 
+    async def _own_credits(self) -> str:
+        return format_credits(await database_sync_to_async(balance_of)(user=self.user))
+
     # --- group events -------------------------------------------------------------------------
 
-    async def _forward(self, event):
-        payload = {k: v for k, v in event.items() if k not in ("type", "event")}
-        await self.send_json({"type": event["event"], **payload})
-
-    event_timer_started = event_timer_stopped = event_session_state = _forward
+    event_timer_started = event_timer_stopped = event_session_state = BaseConsumer.forward_event
 
     async def event_session_ended(self, event):
-        credits = await database_sync_to_async(_credits)(self.user)
+        credits = await self._own_credits()
         await self.send_json(
             {
                 "type": "session_ended",
@@ -86,4 +81,4 @@ class SessionConsumer(BaseConsumer):
     async def event_credit_update(self, event):
         # A balance is private: only its owner's sockets hear about it.
         if event["user_id"] == self.user.pk:
-            await self._forward(event)
+            await self.forward_event(event)
