@@ -3,16 +3,22 @@ from django.db import models
 from django.db.models import Q
 
 
+class SessionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    REJECTED = "rejected", "Rejected"
+
+
+# Module level so Session.Meta's constraint can name it (a nested class can't see Session's body).
+UNFINISHED = [SessionStatus.PENDING, SessionStatus.ACTIVE]
+
+
 class Session(models.Model):
     """A live learning session between its creator (user1) and the invited user2."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACTIVE = "active", "Active"
-        COMPLETED = "completed", "Completed"
-        REJECTED = "rejected", "Rejected"
-
-    UNFINISHED = (Status.PENDING, Status.ACTIVE)
+    Status = SessionStatus
+    UNFINISHED = UNFINISHED
 
     user1 = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="created_sessions"
@@ -38,7 +44,7 @@ class Session(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["pair_key"],
-                condition=Q(status__in=["pending", "active"]),
+                condition=Q(status__in=UNFINISHED),
                 name="one_unfinished_session_per_pair",
             ),
             models.CheckConstraint(condition=~Q(user1=models.F("user2")), name="session_needs_two_users"),
@@ -60,8 +66,18 @@ class Session(models.Model):
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
-    def is_participant(self, user_id: int) -> bool:
-        return user_id in (self.user1_id, self.user2_id)
+    def teaching_seconds_of(self, user_id: int) -> int:
+        """Seconds `user_id` has taught in this session."""
+        return getattr(self, self._teaching_field(user_id))
+
+    def add_teaching_seconds(self, user_id: int, seconds: int) -> None:
+        """Credit `seconds` of teaching to `user_id` and save just that counter."""
+        field = self._teaching_field(user_id)
+        setattr(self, field, getattr(self, field) + seconds)
+        self.save(update_fields=[field])
+
+    def _teaching_field(self, user_id: int) -> str:
+        return "user1_teaching_seconds" if user_id == self.user1_id else "user2_teaching_seconds"
 
     def other_participant_id(self, user_id: int) -> int:
         return self.user2_id if user_id == self.user1_id else self.user1_id

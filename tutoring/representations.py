@@ -67,22 +67,33 @@ class SessionOutput(serializers.Serializer):
 
     @extend_schema_field(ActiveTimerOutput(allow_null=True))
     def get_active_timer(self, session):
-        timer = running_timer_of(session)
+        # A caller that knows the running timer (a service that just started or stopped one)
+        # passes it; otherwise the selector finds it (from its prefetch when there is one).
+        if "running_timer" in self.context:
+            timer = self.context["running_timer"]
+        else:
+            timer = running_timer_of(session)
         if timer is None:
             return None
         timer.session = session  # the teacher's name comes from the already loaded participants
         return dict(ActiveTimerOutput(timer).data)
 
 
-def session_representation(session: Session, *, now: datetime | None = None) -> dict:
-    """The SPEC's session representation, as plain JSON-ready data."""
-    return dict(SessionOutput(session, context={"now": now}).data)
+_LOOK_UP = object()
 
 
-def teaching_seconds_of(session: Session, user_id: int) -> int:
-    if user_id == session.user1_id:
-        return session.user1_teaching_seconds
-    return session.user2_teaching_seconds
+def session_representation(
+    session: Session, *, now: datetime | None = None, running_timer: TeachingTimer | None = _LOOK_UP
+) -> dict:
+    """The SPEC's session representation, as plain JSON-ready data.
+
+    `running_timer` is the session's running timer (None: none runs) when the caller knows it;
+    left out, it is looked up.
+    """
+    context = {"now": now}
+    if running_timer is not _LOOK_UP:
+        context["running_timer"] = running_timer
+    return dict(SessionOutput(session, context=context).data)
 
 
 def timer_started_payload(session: Session, timer: TeachingTimer) -> dict:
@@ -101,6 +112,6 @@ def timer_stopped_payload(session: Session, timer: TeachingTimer) -> dict:
         "end_time": iso(timer.end_time),
         "duration_seconds": timer.duration_seconds,
         "timer_id": timer.pk,
-        "new_total_time": teaching_seconds_of(session, timer.teacher_id),
+        "new_total_time": session.teaching_seconds_of(timer.teacher_id),
         "reason": timer.stop_reason,
     }

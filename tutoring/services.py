@@ -25,7 +25,7 @@ from ledger.services import TeachingPayment, teaching_pay
 
 from .models import Attendance, Session, TeachingTimer
 from .representations import session_representation, timer_started_payload, timer_stopped_payload
-from .selectors import last_seen_of
+from .selectors import last_seen_of, running_timer_of
 from .timing import seconds_between, timer_effective_end
 
 # A participant seen this recently is not written again: presence is polled on every request.
@@ -59,10 +59,6 @@ def _locked_session(*, session_id, user_id: int) -> Session:
     return session
 
 
-def _running_timer(session: Session) -> TeachingTimer | None:
-    return session.timers.filter(end_time__isnull=True).first()
-
-
 def _effective_end(timer: TeachingTimer, *, now: datetime):
     return timer_effective_end(
         start=timer.start_time,
@@ -84,16 +80,15 @@ def _stop_timer(session: Session, timer: TeachingTimer, *, now: datetime, reason
     timer.duration_seconds = seconds_between(timer.start_time, effective.end)
     timer.stop_reason = effective.reason or reason
     timer.save(update_fields=["end_time", "duration_seconds", "stop_reason"])
-    field = "user1_teaching_seconds" if timer.teacher_id == session.user1_id else "user2_teaching_seconds"
-    setattr(session, field, getattr(session, field) + timer.duration_seconds)
-    session.save(update_fields=[field])
-    session.running_timers = []
+    session.add_teaching_seconds(timer.teacher_id, timer.duration_seconds)
     publish(session_group(session.pk), "timer_stopped", timer_stopped_payload(session, timer))
     return timer
 
 
 def _publish_state(session: Session, *, now: datetime) -> None:
-    publish(session_group(session.pk), "session_state", {"session": session_representation(session, now=now)})
+    """Publish the state of a session in which, at these points, no timer can be running."""
+    state = session_representation(session, now=now, running_timer=None)
+    publish(session_group(session.pk), "session_state", {"session": state})
 
 
 # --- sessions -------------------------------------------------------------------------------
@@ -133,7 +128,6 @@ def session_create(*, creator, invitee_id, learning_request_id=None) -> Session:
             # The conditional unique constraint on pair_key is the check itself, so two
             # invitations racing each other cannot both get through.
             raise Conflict("You already have an unfinished session with this user.") from None
-        session.running_timers = []
         _publish_state(session, now=now)
     return session
 
@@ -156,7 +150,6 @@ def session_respond(*, session_id, user, decision) -> Session:
             session.status = Session.Status.REJECTED
             session.end_time = now
         session.save(update_fields=["status", "start_time", "end_time"])
-        session.running_timers = []
         _publish_state(session, now=now)
     return session
 
@@ -170,7 +163,6 @@ def session_join(*, session_id, user) -> Session:
             session.status = Session.Status.ACTIVE
             session.start_time = now
             session.save(update_fields=["status", "start_time"])
-            session.running_timers = []
             _publish_state(session, now=now)
     return session
 
@@ -185,7 +177,7 @@ def timer_start(*, session_id, user, now: datetime | None = None) -> TeachingTim
         session = _locked_session(session_id=session_id, user_id=user.pk)
         if session.status != Session.Status.ACTIVE:
             raise Conflict(f"Timers run only in an active session; this one is {session.status}.")
-        running = _running_timer(session)
+        running = running_timer_of(session)
         if running is not None and _effective_end(running, now=now).overdue:
             # Its teacher left (or it hit the cap) and no sweep has run yet: it has already
             # ended in fact, so it must not block the other participant.
@@ -200,7 +192,6 @@ def timer_start(*, session_id, user, now: datetime | None = None) -> TeachingTim
                 timer = TeachingTimer.objects.create(session=session, teacher=user, start_time=now)
         except IntegrityError:
             raise Conflict("A timer is already running in this session.") from None
-        session.running_timers = [timer]
         publish(session_group(session.pk), "timer_started", timer_started_payload(session, timer))
     return timer
 
@@ -210,7 +201,7 @@ def timer_stop(*, session_id, user, now: datetime | None = None) -> TeachingTime
     now = now or timezone.now()
     with transaction.atomic():
         session = _locked_session(session_id=session_id, user_id=user.pk)
-        running = _running_timer(session)
+        running = running_timer_of(session)
         if running is None:
             raise Conflict("No timer is running.")
         if running.teacher_id != user.pk:
@@ -238,9 +229,7 @@ def _participant_summary(session, user, *, taught: TeachingPayment, learned: Tea
     return {
         "id": user.pk,
         "name": user.name,
-        "teaching_seconds": (
-            session.user1_teaching_seconds if user.pk == session.user1_id else session.user2_teaching_seconds
-        ),
+        "teaching_seconds": session.teaching_seconds_of(user.pk),
         "credits_earned": _credits(taught.teacher_received),
         "credits_spent": _credits(learned.paid),
         "shortfall": _credits(learned.shortfall),
@@ -260,8 +249,8 @@ def _settle(session: Session, *, now: datetime) -> dict:
     """Pay each participant for their teaching, once, and return the credit summary."""
     u1, u2 = session.user1, session.user2
     directions = [
-        (u1, u2, session.user1_teaching_seconds),  # (teacher, learner, seconds)
-        (u2, u1, session.user2_teaching_seconds),
+        (u1, u2, session.teaching_seconds_of(u1.pk)),  # (teacher, learner, seconds)
+        (u2, u1, session.teaching_seconds_of(u2.pk)),
     ]
     # When both taught and one cannot cover what they owe, letting the better-funded learner
     # pay first gives the other the credits to pay back: less shortfall, same ledger rules.
@@ -290,7 +279,7 @@ def session_end(*, session_id, user, now: datetime | None = None) -> SessionEnd:
             summary = _credit_summary(session, by_user1=_NOTHING, by_user2=_NOTHING)
             session.status = Session.Status.REJECTED
         elif session.status == Session.Status.ACTIVE:
-            running = _running_timer(session)
+            running = running_timer_of(session)
             if running is not None:
                 _stop_timer(session, running, now=now, reason=TeachingTimer.StopReason.SESSION_ENDED)
             summary = _settle(session, now=now)
@@ -300,7 +289,6 @@ def session_end(*, session_id, user, now: datetime | None = None) -> SessionEnd:
         session.end_time = now
         session.credit_summary = summary
         session.save(update_fields=["status", "end_time", "credit_summary"])
-        session.running_timers = []
         group = session_group(session.pk)
         publish(group, "session_ended", {"ended_by": user.pk, "credit_summary": summary})
         if session.status == Session.Status.COMPLETED:

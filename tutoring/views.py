@@ -41,7 +41,7 @@ class SessionListView(ListAPIView):
             invitee_id=data.validated_data["user2"].pk,
             learning_request_id=post.pk if post else None,
         )
-        return Response(session_representation(session), status=status.HTTP_201_CREATED)
+        return Response(session_representation(session, running_timer=None), status=status.HTTP_201_CREATED)
 
 
 class SessionDetailView(GenericAPIView):
@@ -77,7 +77,10 @@ class TimerStartView(GenericAPIView):
         timer = services.timer_start(session_id=pk, user=request.user)
         session = timer.session
         return Response(
-            {**timer_started_payload(session, timer), "session": session_representation(session)},
+            {
+                **timer_started_payload(session, timer),
+                "session": session_representation(session, running_timer=timer),
+            },
             status=status.HTTP_201_CREATED,
         )
 
@@ -90,7 +93,8 @@ class TimerStopView(GenericAPIView):
         """Stop the caller's teaching timer."""
         timer = services.timer_stop(session_id=pk, user=request.user)
         session = timer.session
-        return Response({**timer_stopped_payload(session, timer), "session": session_representation(session)})
+        state = session_representation(session, running_timer=None)
+        return Response({**timer_stopped_payload(session, timer), "session": state})
 
 
 class SessionEndView(GenericAPIView):
@@ -101,5 +105,8 @@ class SessionEndView(GenericAPIView):
         """End the session and settle it (a pending one is called off)."""
         ended = services.session_end(session_id=pk, user=request.user)
         return Response(
-            {"session": session_representation(ended.session), "credit_summary": ended.credit_summary}
+            {
+                "session": session_representation(ended.session, running_timer=None),
+                "credit_summary": ended.credit_summary,
+            }
         )
