@@ -8,19 +8,18 @@ import asyncio
 import json
 import logging
 import time
-from collections import deque
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 
 from common.errors import Forbidden, Invalid, NotFound, ServiceError
 from presence.services import TooManyConnections, connection_close, connection_open, connections_refresh
 
 from .. import frames
 from ..background import ensure_background_sweeper
+from ..ratelimit import ConnectionRate, user_within_rate
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
         self._joined_groups: list[str] = []
         self._registered = False
         self._refresher: asyncio.Task | None = None
-        self._recent_frames: deque[float] = deque()
+        self._rate = ConnectionRate()
         self._token_exp: float | None = None
         self._closing = False
 
@@ -169,12 +168,8 @@ class BaseConsumer(AsyncWebsocketConsumer):
         pass
 
     def touch_session(self) -> None:
-        """Runs in a worker thread: mark the user present in `self.session_id`, if any."""
-        if self.session_id is None:
-            return
-        from tutoring.services import attendance_touch
-
-        attendance_touch(session_id=self.session_id, user_id=self.user.pk)
+        """Runs in a worker thread on connect, on every refresh and on leaving: a consumer bound
+        to a session marks the user present in it there."""
 
     # --- keeping the connection alive in the shared store ---------------------------------
 
@@ -228,7 +223,9 @@ class BaseConsumer(AsyncWebsocketConsumer):
         if self._token_expired():
             await self._end(CLOSE_UNAUTHENTICATED)
             return
-        if not self._within_rate() or not await self._user_within_rate():
+        if not self._rate.allow(self.clock()) or not await user_within_rate(
+            user_id=self.user.pk, now=self.wall_clock()
+        ):
             await self.send_error("Too many messages; slow down.", code=429)
             return
         if text_data is None:
@@ -256,30 +253,6 @@ class BaseConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("handling a %r frame on %s failed", frame_type, self.channel_name)
             await self.send_error("Something went wrong handling that message.", code=500)
-
-    def _within_rate(self) -> bool:
-        """A sliding window per connection: at most WS_RATE_LIMIT frames per WS_RATE_WINDOW s."""
-        now = self.clock()
-        while self._recent_frames and now - self._recent_frames[0] >= settings.WS_RATE_WINDOW:
-            self._recent_frames.popleft()
-        if len(self._recent_frames) >= settings.WS_RATE_LIMIT:
-            return False
-        self._recent_frames.append(now)
-        return True
-
-    async def _user_within_rate(self) -> bool:
-        """A fixed window per user, shared by all their sockets on every process through the cache
-        (Redis in production): WS_USER_RATE_LIMIT frames per WS_RATE_WINDOW s. Refused frames count."""
-        window = settings.WS_RATE_WINDOW
-        key = f"ws-rate:{self.user.pk}:{int(self.wall_clock() // window)}"
-        try:
-            # add is a no-op when the key exists; its timeout outlives the window, so incr finds it.
-            await cache.aadd(key, 0, timeout=window * 2)
-            count = await cache.aincr(key)
-        except Exception:  # an unreachable cache must not take the sockets down with it
-            logger.warning("per-user frame budget unavailable for %s", self.channel_name, exc_info=True)
-            return True
-        return count <= settings.WS_USER_RATE_LIMIT
 
     async def frame_heartbeat(self, frame):
         timestamp = frame.get("timestamp")

@@ -5,6 +5,7 @@ from common.errors import Invalid
 from common.events import chat_group
 from presence.models import Connection
 from tutoring.selectors import session_for_participant
+from tutoring.services import attendance_touch
 
 from .base import BaseConsumer
 
@@ -24,6 +25,9 @@ class ChatConsumer(BaseConsumer):
 
     def group_names(self):
         return [self.group]
+
+    def touch_session(self):
+        attendance_touch(session_id=self.session_id, user_id=self.user.pk)
 
     def _who(self) -> dict:
         # `user` is the display name, as `sender` is on chat messages; `user_id` identifies.

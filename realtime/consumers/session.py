@@ -31,6 +31,9 @@ class SessionConsumer(BaseConsumer):
     def group_names(self):
         return [self.group]
 
+    def touch_session(self):
+        services.attendance_touch(session_id=self.session_id, user_id=self.user.pk)
+
     async def on_connected(self):
         session = self._joined_session
         del self._joined_session
