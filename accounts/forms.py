@@ -3,26 +3,25 @@
 from django import forms
 from django.contrib.auth import forms as auth_forms
 
+from common.errors import Invalid
+
 from .models import User
+from .services import user_ensure_free
 
 
 class _UniqueCaseInsensitive:
-    def _clean_unique(self, field: str) -> str:
-        value = self.cleaned_data[field].strip()
-        if field == "email":
-            value = value.lower()
-        taken = User.objects.filter(**{f"{field}__iexact": value})
-        if self.instance.pk:
-            taken = taken.exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise forms.ValidationError(f"A user with this {field} already exists.")
+    def _clean_unique(self, field: str, value: str) -> str:
+        try:
+            user_ensure_free(field=field, value=value, exclude_id=self.instance.pk)
+        except Invalid as exc:
+            raise forms.ValidationError(exc.message) from exc
         return value
 
     def clean_email(self):
-        return self._clean_unique("email")
+        return self._clean_unique("email", User.objects.normalize_email(self.cleaned_data["email"]))
 
     def clean_name(self):
-        return self._clean_unique("name")
+        return self._clean_unique("name", User.objects.normalize_name(self.cleaned_data["name"]))
 
 
 class UserCreationForm(_UniqueCaseInsensitive, auth_forms.BaseUserCreationForm):

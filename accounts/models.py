@@ -7,6 +7,15 @@ from django.utils import timezone
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
+    @classmethod
+    def normalize_email(cls, email) -> str:
+        """The one spelling of an email we store and compare: trimmed, all lower case."""
+        return (email or "").strip().lower()
+
+    @staticmethod
+    def normalize_name(name) -> str:
+        return (name or "").strip()
+
     def get_by_natural_key(self, email):
         return self.get(email__iexact=email)
 
@@ -19,11 +28,12 @@ class UserManager(BaseUserManager):
         # Imported here: ledger refers to the user model, so a module-level import would cycle.
         from ledger.services import account_open_with_signup_grant
 
+        email, name = self.normalize_email(email), self.normalize_name(name)
         if not email:
             raise ValueError("Users need an email address.")
-        if not name or not name.strip():
+        if not name:
             raise ValueError("Users need a name.")
-        user = self.model(email=email.strip().lower(), name=name.strip(), **extra)
+        user = self.model(email=email, name=name, **extra)
         user.set_password(password)
         with transaction.atomic(using=self._db):
             user.save(using=self._db)
@@ -63,7 +73,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
 
     def save(self, *args, **kwargs):
-        self.email = (self.email or "").strip().lower()
+        self.email = UserManager.normalize_email(self.email)
         super().save(*args, **kwargs)
 
     def __str__(self):

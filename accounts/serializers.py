@@ -1,4 +1,5 @@
-"""Shapes of the accounts API. Input serializers validate; output serializers only render."""
+"""Shapes of the accounts API. Input serializers check shape (lengths, required fields, passwords);
+whether an email or name is free is the services' rule. Output serializers only render."""
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -8,10 +9,6 @@ from .models import User
 
 NAME_MAX = 150
 AVAILABILITY_MAX = 255
-
-
-def _name_taken(name: str, *, exclude_id: int | None = None) -> bool:
-    return User.objects.filter(name__iexact=name).exclude(pk=exclude_id).exists()
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -60,17 +57,6 @@ class SignupSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
     password_confirm = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
 
-    def validate_email(self, value: str) -> str:
-        value = value.strip().lower()
-        if User.objects.filter(email__iexact=value).exists():
-            raise serializers.ValidationError("A user with this email already exists.")
-        return value
-
-    def validate_name(self, value: str) -> str:
-        if _name_taken(value):
-            raise serializers.ValidationError("A user with this name already exists.")
-        return value
-
     def validate(self, attrs):
         if attrs["password"] != attrs["password_confirm"]:
             raise serializers.ValidationError({"password_confirm": ["Passwords do not match."]})
@@ -97,11 +83,6 @@ class MeUpdateSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=NAME_MAX, required=False)
     availability = serializers.CharField(max_length=AVAILABILITY_MAX, required=False, allow_blank=True)
-
-    def validate_name(self, value: str) -> str:
-        if _name_taken(value, exclude_id=self.context["user"].pk):
-            raise serializers.ValidationError("A user with this name already exists.")
-        return value
 
 
 class UserSearchQuerySerializer(serializers.Serializer):

@@ -6,9 +6,16 @@ from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from common.errors import Conflict, Forbidden, ServiceError
+from common.errors import Conflict, Forbidden, Invalid, ServiceError
 
 from .models import User
+
+
+def user_ensure_free(*, field: str, value: str, exclude_id: int | None = None) -> None:
+    """Invalid if another user already has this email or name, in any case."""
+    taken = User.objects.filter(**{f"{field}__iexact": value}).exclude(pk=exclude_id)
+    if taken.exists():
+        raise Invalid(f"A user with this {field} already exists.", field=field)
 
 
 def user_signup(*, email: str, name: str, password: str) -> User:
@@ -16,13 +23,14 @@ def user_signup(*, email: str, name: str, password: str) -> User:
 
     `create_user` opens the ledger account, so the grant is paid in the same transaction.
     """
-    email = email.strip().lower()
-    name = name.strip()
+    email, name = User.objects.normalize_email(email), User.objects.normalize_name(name)
+    user_ensure_free(field="email", value=email)
+    user_ensure_free(field="name", value=name)
     try:
         with transaction.atomic():
             user = User.objects.create_user(email=email, name=name, password=password)
     except IntegrityError as exc:
-        # Two signups racing past validation with the same email or name.
+        # Two signups racing past the checks above with the same email or name.
         raise Conflict("A user with this email or name already exists.") from exc
     return user
 
@@ -31,7 +39,8 @@ def user_update(*, user: User, name: str | None = None, availability: str | None
     """Change the only two fields a user may change about themselves."""
     fields = []
     if name is not None:
-        user.name = name.strip()
+        user.name = User.objects.normalize_name(name)
+        user_ensure_free(field="name", value=user.name, exclude_id=user.pk)
         fields.append("name")
     if availability is not None:
         user.availability = availability

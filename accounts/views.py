@@ -125,7 +125,7 @@ class MeView(APIView):
         responses={200: MeSerializer, 400: OpenApiResponse(description="Invalid fields")},
     )
     def patch(self, request):
-        data = MeUpdateSerializer(data=request.data, context={"user": request.user})
+        data = MeUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.user_update(user=request.user, **data.validated_data)
         return Response(MeSerializer(selectors.user_me(user_id=request.user.pk)).data)
