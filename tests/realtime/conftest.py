@@ -7,6 +7,7 @@ from django.db import connections
 from rest_framework_simplejwt.tokens import AccessToken
 
 from linklearn.asgi import application
+from tests.factories import UserFactory
 
 ORIGIN = (b"origin", b"http://localhost")
 
@@ -77,3 +78,13 @@ class Socket:
 
 async def ws(path: str, **kwargs) -> Socket:
     return await Socket(path, **kwargs).open()
+
+
+@pytest.fixture
+async def sock():
+    """An open presence socket of a fresh user, past its first frame."""
+    user = await sync_to_async(UserFactory)()
+    s = await ws("/ws/presence/", user=user)
+    await s.recv_type("online_users")
+    yield s
+    await s.close()

@@ -9,15 +9,6 @@ from .conftest import Socket, ws
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-async def sock():
-    user = await sync_to_async(UserFactory)()
-    s = await ws("/ws/presence/", user=user)
-    await s.recv_type("online_users")
-    yield s
-    await s.close()
-
-
 async def still_usable(s):
     await s.send({"type": "heartbeat", "timestamp": "t"})
     return (await s.recv())["type"] == "heartbeat_ack"

@@ -43,15 +43,6 @@ async def connection_count() -> int:
     return await sync_to_async(Connection.objects.count)()
 
 
-@pytest.fixture
-async def sock():
-    user = await sync_to_async(UserFactory)()
-    s = await ws("/ws/presence/", user=user)
-    await s.recv_type("online_users")
-    yield s
-    await s.close()
-
-
 def nested(depth: int):
     value = []
     for _ in range(depth - 1):
