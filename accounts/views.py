@@ -25,6 +25,12 @@ from .throttles import LoginAttempt, SignupThrottle, TokenRefreshThrottle
 _DETAIL = OpenApiResponse(DetailSerializer)
 
 
+def _auth_result_schema(request, *, success: int, bad_input: str, errors: dict | None = None):
+    """The schema of a public endpoint that answers with a user and a token pair."""
+    responses = {success: AuthResultSerializer, 400: OpenApiResponse(description=bad_input)}
+    return extend_schema(request=request, responses={**responses, **(errors or {}), 429: _DETAIL}, auth=[])
+
+
 def _auth_result(user) -> dict:
     me = selectors.user_me(user_id=user.pk)
     return {"user": MeSerializer(me).data, "tokens": services.tokens_for(user=user)}
@@ -39,15 +45,7 @@ class PublicEndpoint(APIView):
 class SignupView(PublicEndpoint):
     throttle_classes = [SignupThrottle]
 
-    @extend_schema(
-        request=SignupSerializer,
-        responses={
-            201: AuthResultSerializer,
-            400: OpenApiResponse(description="Invalid fields"),
-            429: _DETAIL,
-        },
-        auth=[],
-    )
+    @_auth_result_schema(SignupSerializer, success=201, bad_input="Invalid fields")
     def post(self, request):
         data = SignupSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -60,16 +58,7 @@ class SignupView(PublicEndpoint):
 
 
 class LoginView(PublicEndpoint):
-    @extend_schema(
-        request=LoginSerializer,
-        responses={
-            200: AuthResultSerializer,
-            400: OpenApiResponse(description="Missing fields"),
-            401: _DETAIL,
-            429: _DETAIL,
-        },
-        auth=[],
-    )
+    @_auth_result_schema(LoginSerializer, success=200, bad_input="Missing fields", errors={401: _DETAIL})
     def post(self, request):
         data = LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
