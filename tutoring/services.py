@@ -138,7 +138,7 @@ def session_respond(*, session_id, user, decision) -> Session:
     with transaction.atomic():
         session = _locked_session(session_id=session_id, user_id=user.pk)
         if decision not in DECISIONS:
-            raise Invalid('decision must be "accept" or "reject".')
+            raise Invalid('decision must be "accept" or "reject".', field="decision")
         if user.pk != session.user2_id:
             raise Forbidden("Only the invited participant can respond.")
         if session.status != Session.Status.PENDING:

@@ -12,7 +12,7 @@ from .representations import (
     timer_started_payload,
     timer_stopped_payload,
 )
-from .selectors import session_detail_for_participant, session_for_participant, sessions_with_details
+from .selectors import session_detail_for_participant, sessions_with_details
 from .serializers import (
     SessionCreateInput,
     SessionEndOutput,
@@ -35,11 +35,10 @@ class SessionListView(ListAPIView):
         """Invite `user2` to a session (pending until they accept)."""
         data = SessionCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        post = data.validated_data.get("learning_request")
         session = services.session_create(
             creator=request.user,
-            invitee_id=data.validated_data["user2"].pk,
-            learning_request_id=post.pk if post else None,
+            invitee_id=data.validated_data["user2"],
+            learning_request_id=data.validated_data.get("learning_request"),
         )
         return Response(session_representation(session, running_timer=None), status=status.HTTP_201_CREATED)
 
@@ -59,13 +58,9 @@ class SessionRespondView(GenericAPIView):
     @extend_schema(request=SessionRespondInput, responses={200: SessionOutput})
     def post(self, request, pk):
         """The invitee accepts or rejects the session."""
-        session_for_participant(session_id=pk, user=request.user)  # outsiders get 404, not a 400
-        data = SessionRespondInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        session = services.session_respond(
-            session_id=pk, user=request.user, decision=data.validated_data["decision"]
-        )
-        return Response(session_representation(session))
+        decision = request.data.get("decision") if isinstance(request.data, dict) else None
+        session = services.session_respond(session_id=pk, user=request.user, decision=decision)
+        return Response(session_representation(session, running_timer=None))
 
 
 class TimerStartView(GenericAPIView):

@@ -63,3 +63,15 @@ def test_the_service_refuses_a_bad_decision_from_any_caller(pending, bob):
         services.session_respond(session_id=pending.pk, user=bob, decision="ACCEPT")
     pending.refresh_from_db()
     assert pending.status == Session.Status.PENDING
+
+
+@pytest.mark.parametrize("body", [{}, {"decision": "maybe"}, ["accept"]], ids=["missing", "unknown", "list"])
+def test_outsiders_get_404_whatever_the_body(pending, body):
+    response = api(UserFactory()).post(url(pending, "respond/"), body, format="json")
+    assert response.status_code == 404
+
+
+def test_a_body_that_is_not_an_object_is_a_400(pending, bob):
+    response = api(bob).post(url(pending, "respond/"), ["accept"], format="json")
+    assert response.status_code == 400
+    assert "decision" in response.json()
