@@ -101,3 +101,52 @@ def _ledger_reconciles(request):
 
     problems = ledger_mismatches()
     assert not problems, "the ledger does not reconcile:\n" + "\n".join(problems)
+
+
+class Broadcasts:
+    """What reached the channel layer, in order, as (group, message) pairs."""
+
+    def __init__(self, capture_on_commit):
+        self.sent: list[tuple[str, dict]] = []
+        self._capture_on_commit = capture_on_commit
+
+    def committing(self):
+        """Run the block as if its transaction committed at the end. Nothing may reach the layer
+        before that: a client must never hear of a change that could still roll back."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def block():
+            with self._capture_on_commit(execute=True):
+                before = len(self.sent)
+                yield
+                assert len(self.sent) == before, "an event reached the channel layer before commit"
+
+        return block()
+
+    @property
+    def events(self) -> list[tuple[str, str, dict]]:
+        """(group, event type, payload) of each message, as common.events.publish was called."""
+        return [
+            (group, message["event"], {k: v for k, v in message.items() if k not in ("type", "event")})
+            for group, message in self.sent
+        ]
+
+
+@pytest.fixture
+def broadcasts(settings, monkeypatch, django_capture_on_commit_callbacks):
+    """Records every group message that reaches the (in-memory) channel layer; run the code under
+    test in `with broadcasts.committing():` so its after-commit events are sent."""
+    from channels.layers import get_channel_layer
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    layer = get_channel_layer()
+    recorder = Broadcasts(django_capture_on_commit_callbacks)
+    group_send = layer.group_send
+
+    async def recording_group_send(group, message):
+        recorder.sent.append((group, message))
+        await group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", recording_group_send)
+    return recorder

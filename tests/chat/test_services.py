@@ -18,12 +18,10 @@ def test_participant_message_is_stored_stripped(session):
     assert message.sender_id == session.user2_id
 
 
-def test_message_is_broadcast_after_commit(session, monkeypatch, django_capture_on_commit_callbacks):
-    sent = []
-    monkeypatch.setattr("common.events._send", lambda layer, group, message: sent.append((group, message)))
-    with django_capture_on_commit_callbacks(execute=True):
+def test_message_is_broadcast_after_commit(session, broadcasts):
+    with broadcasts.committing():
         message = message_post(session_id=session.pk, sender=session.user1, text="hi")
-    assert sent == [
+    assert broadcasts.sent == [
         (
             f"chat.{session.pk}",
             {

@@ -9,18 +9,10 @@ from presence.selectors import online_users, user_is_online
 from presence.services import connection_close, connection_open, connections_expire, connections_refresh
 
 
-@pytest.fixture
-def published(monkeypatch):
-    events = []
-    monkeypatch.setattr(
-        "presence.services.publish", lambda group, event, payload: events.append((group, event, payload))
-    )
-    return events
-
-
-def test_first_connection_brings_the_user_online(user, published):
-    assert connection_open(connection_id="a", user=user, kind="presence") is True
-    assert published == [
+def test_first_connection_brings_the_user_online(user, broadcasts):
+    with broadcasts.committing():
+        assert connection_open(connection_id="a", user=user, kind="presence") is True
+    assert broadcasts.events == [
         (
             "presence",
             "presence_update",
@@ -32,45 +24,50 @@ def test_first_connection_brings_the_user_online(user, published):
     ]
 
 
-def test_second_tab_is_not_a_new_online(user, published):
-    connection_open(connection_id="a", user=user, kind="presence")
-    assert connection_open(connection_id="b", user=user, kind="chat", session_id=1) is False
-    assert len(published) == 1
+def test_second_tab_is_not_a_new_online(user, broadcasts):
+    with broadcasts.committing():
+        connection_open(connection_id="a", user=user, kind="presence")
+        assert connection_open(connection_id="b", user=user, kind="chat", session_id=1) is False
+    assert len(broadcasts.events) == 1
 
 
-def test_only_the_last_close_goes_offline(user, published):
-    connection_open(connection_id="a", user=user, kind="presence")
-    connection_open(connection_id="b", user=user, kind="session", session_id=3)
-    assert connection_close(connection_id="a") is False
-    assert user_is_online(user_id=user.id)
-    assert connection_close(connection_id="b") is True
-    assert not user_is_online(user_id=user.id)
-    assert [p["status"] for _, _, p in published] == ["online", "offline"]
+def test_only_the_last_close_goes_offline(user, broadcasts):
+    with broadcasts.committing():
+        connection_open(connection_id="a", user=user, kind="presence")
+        connection_open(connection_id="b", user=user, kind="session", session_id=3)
+        assert connection_close(connection_id="a") is False
+        assert user_is_online(user_id=user.id)
+        assert connection_close(connection_id="b") is True
+        assert not user_is_online(user_id=user.id)
+    assert [p["status"] for _, _, p in broadcasts.events] == ["online", "offline"]
 
 
-def test_closing_an_unknown_connection_changes_nothing(user, published):
-    assert connection_close(connection_id="nope") is False
-    assert published == []
+def test_closing_an_unknown_connection_changes_nothing(user, broadcasts):
+    with broadcasts.committing():
+        assert connection_close(connection_id="nope") is False
+    assert broadcasts.events == []
 
 
-def test_unrefreshed_connection_expires_and_user_goes_offline(user, other_user, published):
+def test_unrefreshed_connection_expires_and_user_goes_offline(user, other_user, broadcasts):
     start = timezone.now()
-    connection_open(connection_id="dead", user=user, kind="presence", now=start)
-    connection_open(connection_id="alive", user=other_user, kind="presence", now=start)
-    later = start + settings.PRESENCE_TTL + timedelta(seconds=1)
-    connections_refresh(connection_ids=["alive"], now=later - timedelta(seconds=5))
-    assert connections_expire(now=later) == [user.id]
+    with broadcasts.committing():
+        connection_open(connection_id="dead", user=user, kind="presence", now=start)
+        connection_open(connection_id="alive", user=other_user, kind="presence", now=start)
+        later = start + settings.PRESENCE_TTL + timedelta(seconds=1)
+        connections_refresh(connection_ids=["alive"], now=later - timedelta(seconds=5))
+        assert connections_expire(now=later) == [user.id]
     assert list(Connection.objects.values_list("id", flat=True)) == ["alive"]
-    assert published[-1][2]["status"] == "offline"
-    assert published[-1][2]["user"]["id"] == user.id
+    assert broadcasts.events[-1][2]["status"] == "offline"
+    assert broadcasts.events[-1][2]["user"]["id"] == user.id
 
 
-def test_expiry_of_one_tab_keeps_a_user_with_another_live_tab_online(user, published):
+def test_expiry_of_one_tab_keeps_a_user_with_another_live_tab_online(user, broadcasts):
     start = timezone.now()
-    connection_open(connection_id="dead", user=user, kind="presence", now=start)
-    connection_open(connection_id="alive", user=user, kind="presence", now=start + timedelta(seconds=60))
-    assert connections_expire(now=start + settings.PRESENCE_TTL + timedelta(seconds=1)) == []
-    assert [p["status"] for _, _, p in published] == ["online"]
+    with broadcasts.committing():
+        connection_open(connection_id="dead", user=user, kind="presence", now=start)
+        connection_open(connection_id="alive", user=user, kind="presence", now=start + timedelta(seconds=60))
+        assert connections_expire(now=start + settings.PRESENCE_TTL + timedelta(seconds=1)) == []
+    assert [p["status"] for _, _, p in broadcasts.events] == ["online"]
 
 
 def test_refresh_reports_connections_that_expired_meanwhile(user):
@@ -83,7 +80,7 @@ def test_online_users_lists_public_fields_of_users_with_a_live_connection(user, 
     assert [u.id for u in online_users()] == [user.id]
 
 
-def test_connections_past_the_per_user_cap_are_refused(user, published, settings):
+def test_connections_past_the_per_user_cap_are_refused(user, settings):
     from presence.services import TooManyConnections
 
     settings.WS_MAX_CONNECTIONS_PER_USER = 2
@@ -96,7 +93,7 @@ def test_connections_past_the_per_user_cap_are_refused(user, published, settings
     connection_open(connection_id="b", user=user, kind="presence")
 
 
-def test_dead_connections_do_not_count_toward_the_cap(user, published, settings):
+def test_dead_connections_do_not_count_toward_the_cap(user, settings):
     settings.WS_MAX_CONNECTIONS_PER_USER = 1
     old = timezone.now() - settings.PRESENCE_TTL - timedelta(seconds=1)
     Connection.objects.create(id="dead", user=user, kind="presence", opened_at=old, last_seen_at=old)
