@@ -14,12 +14,6 @@ from .models import Session, TeachingTimer
 from .selectors import running_timer_of
 from .timing import seconds_between
 
-_datetime_field = serializers.DateTimeField()
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else _datetime_field.to_representation(value)
-
 
 def participant_name(session: Session, user_id: int) -> str:
     return session.user1.name if user_id == session.user1_id else session.user2.name
@@ -96,22 +90,36 @@ def session_representation(
     return dict(SessionOutput(session, context=context).data)
 
 
+class _TimerEvent(serializers.Serializer):
+    """Fields both timer events share; the session being timed comes in the context."""
+
+    teacher_id = serializers.IntegerField()
+    teacher_name = serializers.SerializerMethodField()
+    timer_id = serializers.IntegerField(source="pk")
+
+    def get_teacher_name(self, timer) -> str:
+        return participant_name(self.context["session"], timer.teacher_id)
+
+
+class TimerStartedEvent(_TimerEvent):
+    start_time = serializers.DateTimeField()
+
+
+class TimerStoppedEvent(_TimerEvent):
+    end_time = serializers.DateTimeField()
+    duration_seconds = serializers.IntegerField()
+    new_total_time = serializers.SerializerMethodField(
+        help_text="The teacher's teaching seconds in this session."
+    )
+    reason = serializers.ChoiceField(source="stop_reason", choices=TeachingTimer.StopReason.choices)
+
+    def get_new_total_time(self, timer) -> int:
+        return self.context["session"].teaching_seconds_of(timer.teacher_id)
+
+
 def timer_started_payload(session: Session, timer: TeachingTimer) -> dict:
-    return {
-        "teacher_id": timer.teacher_id,
-        "teacher_name": participant_name(session, timer.teacher_id),
-        "start_time": iso(timer.start_time),
-        "timer_id": timer.pk,
-    }
+    return dict(TimerStartedEvent(timer, context={"session": session}).data)
 
 
 def timer_stopped_payload(session: Session, timer: TeachingTimer) -> dict:
-    return {
-        "teacher_id": timer.teacher_id,
-        "teacher_name": participant_name(session, timer.teacher_id),
-        "end_time": iso(timer.end_time),
-        "duration_seconds": timer.duration_seconds,
-        "timer_id": timer.pk,
-        "new_total_time": session.teaching_seconds_of(timer.teacher_id),
-        "reason": timer.stop_reason,
-    }
+    return dict(TimerStoppedEvent(timer, context={"session": session}).data)

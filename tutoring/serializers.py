@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from .representations import SessionOutput
+from .representations import SessionOutput, TimerStartedEvent, TimerStoppedEvent
 from .services import DECISIONS
 
 
@@ -40,20 +40,9 @@ class SessionEndOutput(serializers.Serializer):
     credit_summary = CreditSummary()
 
 
-class TimerStartedOutput(serializers.Serializer):
-    teacher_id = serializers.IntegerField()
-    teacher_name = serializers.CharField()
-    start_time = serializers.DateTimeField()
-    timer_id = serializers.IntegerField()
+class TimerStartedOutput(TimerStartedEvent):
     session = SessionOutput()
 
 
-class TimerStoppedOutput(serializers.Serializer):
-    teacher_id = serializers.IntegerField()
-    teacher_name = serializers.CharField()
-    end_time = serializers.DateTimeField()
-    duration_seconds = serializers.IntegerField()
-    timer_id = serializers.IntegerField()
-    new_total_time = serializers.IntegerField(help_text="The teacher's teaching seconds in this session.")
-    reason = serializers.ChoiceField(choices=["stopped", "session_ended", "teacher_absent", "max_duration"])
+class TimerStoppedOutput(TimerStoppedEvent):
     session = SessionOutput()
