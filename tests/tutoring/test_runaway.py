@@ -1,14 +1,10 @@
 """Timers nobody stops: the teacher's absence and the hard cap (SPEC section 6)."""
 
 from datetime import timedelta
-from io import StringIO
 
-import pytest
-from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ledger.models import Transfer
 from tests.factories import UserFactory
 from tests.tutoring.conftest import T0, api, stay, url
 from tutoring import services
@@ -125,16 +121,6 @@ def test_the_sweep_stops_each_timer_once(clock, active_session, alice):
     assert services.timers_sweep() == []
 
 
-def test_the_sweep_command_stops_runaway_timers(clock, active_session, alice):
-    services.timer_start(session_id=active_session.pk, user=alice)
-    clock.shift(GRACE + 5)
-    out = StringIO()
-    call_command("sweep_timers", stdout=out)
-    assert "Stopped 1 timer(s)." in out.getvalue()
-    assert not TeachingTimer.objects.get().is_running
-    assert not Transfer.objects.filter(session_id=active_session.pk).exists()  # paid only at the end
-
-
 def test_attendance_is_written_at_most_every_few_seconds(clock, active_session, alice):
     services.attendance_touch(session_id=active_session.pk, user_id=alice.pk)
     clock.shift(2)
@@ -167,8 +153,3 @@ def test_a_failing_attendance_write_does_not_fail_the_request(active_session, al
 
     monkeypatch.setattr("tutoring.middleware.attendance_touch", broken)
     assert api(alice).get(url(active_session)).status_code == 200
-
-
-def test_the_sweep_command_refuses_a_non_positive_loop():
-    with pytest.raises(CommandError):
-        call_command("sweep_timers", "--loop", "0")
