@@ -1,6 +1,6 @@
 import pytest
 
-from common.errors import NotFound
+from common.errors import Conflict, NotFound
 from tests.factories import SessionFactory, UserFactory
 from tests.tutoring.conftest import api, stay, url
 from tutoring import services
@@ -106,3 +106,15 @@ def test_join_by_an_outsider_is_not_found(alice, bob):
     session = SessionFactory(user1=alice, user2=bob)
     with pytest.raises(NotFound):
         services.session_join(session_id=session.pk, user=UserFactory())
+
+
+def test_a_start_that_loses_to_the_one_timer_constraint_is_a_conflict(
+    active_session, alice, bob, monkeypatch
+):
+    # The session lock normally stops a second start first; this reaches the constraint itself,
+    # and the database stays usable afterwards (the service's transaction rolled back cleanly).
+    TeachingTimer.objects.create(session=active_session, teacher=bob, start_time=active_session.start_time)
+    monkeypatch.setattr("tutoring.services.running_timer_of", lambda session: None)
+    with pytest.raises(Conflict):
+        services.timer_start(session_id=active_session.pk, user=alice)
+    assert list(TeachingTimer.objects.values_list("teacher_id", flat=True)) == [bob.pk]
