@@ -22,7 +22,7 @@ from common.errors import Conflict, Invalid
 
 from .models import Account, Payment, Transfer
 from .rates import bank_cut, credits_for_seconds, money
-from .selectors import SupportEligibility, support_eligibility_of  # noqa: F401  (public re-export)
+from .selectors import support_eligibility_of
 
 RESERVE_KEY = "reserve:initial"
 
@@ -50,16 +50,14 @@ def bank_reserve_ensure(*, now: datetime | None = None) -> Account:
     with transaction.atomic():
         issuance = _system_account(Account.Kind.ISSUANCE)
         bank = _system_account(Account.Kind.BANK)
-        reserve = money(settings.BANK_INITIAL_RESERVE)
-        if reserve > 0:
-            _transfer(
-                source=issuance,
-                destination=bank,
-                amount=reserve,
-                kind=Transfer.Kind.RESERVE,
-                idempotency_key=RESERVE_KEY,
-                now=now or timezone.now(),
-            )
+        _issue(
+            issuance,
+            bank,
+            amount=settings.BANK_INITIAL_RESERVE,
+            kind=Transfer.Kind.RESERVE,
+            idempotency_key=RESERVE_KEY,
+            now=now or timezone.now(),
+        )
         return Account.objects.get(pk=bank.pk)
 
 
@@ -75,18 +73,30 @@ def account_open_with_signup_grant(*, user, now: datetime | None = None) -> Acco
     with transaction.atomic():
         issuance = _system_account(Account.Kind.ISSUANCE)
         account, _ = Account.objects.get_or_create(user=user, defaults={"kind": Account.Kind.USER})
-        grant = money(settings.SIGNUP_GRANT)
-        if grant > 0:
-            _transfer(
-                source=issuance,
-                destination=account,
-                amount=grant,
-                kind=Transfer.Kind.SIGNUP,
-                idempotency_key=f"signup:{user.pk}",
-                now=now,
-            )
+        _issue(
+            issuance,
+            account,
+            amount=settings.SIGNUP_GRANT,
+            kind=Transfer.Kind.SIGNUP,
+            idempotency_key=f"signup:{user.pk}",
+            now=now,
+        )
         account.refresh_from_db()
         return account
+
+
+def _issue(issuance: Account, destination: Account, *, amount, kind: str, idempotency_key: str, now) -> None:
+    """New credits into circulation (a configured amount; zero or less issues nothing)."""
+    amount = money(amount)
+    if amount > 0:
+        _transfer(
+            source=issuance,
+            destination=destination,
+            amount=amount,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            now=now,
+        )
 
 
 def _account_of(user) -> Account:
@@ -311,16 +321,3 @@ def support_grant(*, user, now: datetime | None = None) -> SupportGrant:
             credits=account.balance,
             cooldown_ends=now + settings.SUPPORT_COOLDOWN,
         )
-
-
-__all__ = [
-    "SupportEligibility",
-    "SupportGrant",
-    "TeachingPayment",
-    "account_open_with_signup_grant",
-    "bank_account",
-    "bank_reserve_ensure",
-    "support_eligibility_of",
-    "support_grant",
-    "teaching_pay",
-]
