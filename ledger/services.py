@@ -100,10 +100,14 @@ def _issue(issuance: Account, destination: Account, *, amount, kind: str, idempo
 
 
 def _account_of(user) -> Account:
-    account = Account.objects.filter(user=user).first()
-    # Every way of creating a user opens the account; this only catches users made around the
-    # manager (raw inserts, old data), who get the same start as everyone else.
-    return account if account is not None else account_open_with_signup_grant(user=user)
+    # Every way of creating a user opens the account (the user manager does), so a user without
+    # one was made around it: a bug to surface, not to paper over with a silent signup grant.
+    try:
+        return Account.objects.get(user=user)
+    except Account.DoesNotExist as exc:
+        raise RuntimeError(
+            f"user {user.pk} has no credit account; users must be created through the user manager"
+        ) from exc
 
 
 # --- the one primitive ----------------------------------------------------------------------

@@ -106,3 +106,11 @@ def test_a_small_grant_still_fits_a_nearly_empty_bank(db):
     user = make_user_with("3.00")
     assert support_grant(user=user).granted == D("2.00")
     assert bank_balance() == D("0.00")
+
+
+def test_a_user_made_around_the_manager_has_no_account_and_is_refused_loudly(db):
+    from accounts.models import User
+
+    (stray,) = User.objects.bulk_create([User(email="stray@example.com", name="Stray")])
+    with pytest.raises(RuntimeError, match="no credit account"):
+        support_grant(user=stray)
