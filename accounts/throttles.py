@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from rest_framework import status
+from rest_framework.exceptions import APIException
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
@@ -61,23 +63,39 @@ def _window(scope: str, ident: str) -> _Window | None:
     return _Window(prefix=f"throttle:{scope}:{ident}", limit=limit, seconds=seconds)
 
 
+class CountersUnavailable(APIException):
+    """The shared cache holding the counters can't be reached.
+
+    We refuse (503) rather than let requests through uncounted: an outage must not open the door
+    to unlimited password guessing or signups.
+    """
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Temporarily unavailable. Please try again in a moment."
+    default_code = "service_unavailable"
+
+
 def _take(key: str, seconds: int) -> int:
     """Adds one to the counter at `key` and returns the new count, atomically.
 
     add() only creates a missing key and incr() is atomic, in Redis across processes and in the
     local-memory cache within one.
     """
-    while True:
-        if cache.add(key, 1, timeout=seconds):
-            return 1
-        try:
-            return cache.incr(key)
-        except ValueError:  # expired between add() and incr(): start it again
-            continue
+    try:
+        while True:
+            if cache.add(key, 1, timeout=seconds):
+                return 1
+            try:
+                return cache.incr(key)
+            except ValueError:  # expired between add() and incr(): start it again
+                continue
+    except Exception as exc:
+        raise CountersUnavailable() from exc
 
 
 def _give_back(key: str) -> None:
-    with contextlib.suppress(ValueError):  # the window ended meanwhile: nothing to give back
+    # Best effort: the window ended meanwhile, or the cache is gone and the count with it.
+    with contextlib.suppress(Exception):
         cache.decr(key)
 
 
@@ -159,7 +177,8 @@ class LoginAttempt:
         lose this attempt, so one valid account can't unlock guessing at others from an IP."""
         for window, key in self.taken:
             if window is self.pair:
-                cache.delete(key)
+                with contextlib.suppress(Exception):  # best effort, like _give_back
+                    cache.delete(key)
             else:
                 _give_back(key)
         self.taken = []

@@ -148,3 +148,15 @@ def test_a_success_does_not_reset_the_address_count(login, user, db, throttle_ra
     assert login(user.email).status_code == 200
     assert login(others[2].email, "nope").status_code == 401
     assert login(others[2].email).status_code == 429
+
+
+def test_an_unreachable_counter_store_refuses_logins_with_503_not_500(login, user, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr("accounts.throttles.cache.add", unreachable)
+
+    response = login(user.email, PASSWORD)
+
+    assert response.status_code == 503
+    assert "temporarily unavailable" in response.json()["detail"].lower()
