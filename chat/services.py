@@ -2,10 +2,10 @@ import re
 
 from django.db import transaction
 
-from common.errors import Conflict, Invalid, NotFound
+from common.errors import Conflict, Invalid
 from common.events import chat_group, publish
 from tutoring.models import Session
-from tutoring.selectors import sessions_of
+from tutoring.selectors import session_locked_for_participant
 
 from .models import ChatMessage
 from .representations import message_representation
@@ -30,22 +30,12 @@ def message_post(*, session_id, sender, text) -> ChatMessage:
     if _LONE_SURROGATE.search(text):
         raise Invalid("The message must not contain unpaired surrogate escapes (\\ud800-\\udfff).")
     with transaction.atomic():
-        session = _locked_session(session_id=session_id, user=sender)
+        # Locked, so session_end (which locks it too) can't finish the session between the
+        # status check and the insert.
+        session = session_locked_for_participant(session_id=session_id, user=sender)
         # Chat belongs to a session still going on; a finished session's history stays readable.
         if session.status not in Session.UNFINISHED:
             raise Conflict(f"The session is {session.status}; its chat is closed.")
         message = ChatMessage.objects.create(session=session, sender=sender, text=text)
         publish(chat_group(session.id), "chat_message", message_representation(message))
     return message
-
-
-def _locked_session(*, session_id, user) -> Session:
-    """The session, locked until commit, so session_end (which locks it too) can't finish it
-    between the status check and the insert; NotFound for outsiders."""
-    try:
-        session = sessions_of(user).select_for_update(of=("self",)).filter(pk=session_id).first()
-    except (ValueError, TypeError):
-        session = None
-    if session is None:
-        raise NotFound("Session not found.")
-    return session

@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from .models import Attendance, Session, TeachingTimer
-from .selectors import last_seen_of
+from .selectors import last_seen_of, sessions_of
 from .stopping import effective_end, stop_timer
 
 # A participant seen this recently is not written again: presence is polled on every request.
@@ -37,7 +36,7 @@ def attendance_touch(*, session_id, user_id, now: datetime | None = None) -> Non
         last_seen = last_seen_of(session_id=session_id, user_id=user_id)
         if last_seen is not None and last_seen >= now - _touch_interval():
             return
-        if last_seen is None and not _is_participant(session_id=session_id, user_id=user_id):
+        if last_seen is None and not sessions_of(user_id).filter(pk=session_id).exists():
             return
         if last_seen is None or now - last_seen > settings.TIMER_DISCONNECT_GRACE:
             timers_sweep(now=now, session_id=session_id)
@@ -52,10 +51,6 @@ def attendance_touch(*, session_id, user_id, now: datetime | None = None) -> Non
         Attendance.objects.filter(session_id=session_id, user_id=user_id, last_seen_at__lt=now).update(
             last_seen_at=now
         )
-
-
-def _is_participant(*, session_id, user_id) -> bool:
-    return Session.objects.filter(Q(user1_id=user_id) | Q(user2_id=user_id), pk=session_id).exists()
 
 
 def timers_sweep(*, now: datetime | None = None, session_id: int | None = None) -> list[TeachingTimer]:

@@ -6,6 +6,7 @@ from .models import Attendance, Session, TeachingTimer
 
 
 def sessions_of(user) -> QuerySet[Session]:
+    """The sessions `user` (a user or a user id) takes part in."""
     return Session.objects.filter(Q(user1=user) | Q(user2=user))
 
 
@@ -34,6 +35,14 @@ def _participant_get(queryset: QuerySet[Session], session_id) -> Session:
 def session_for_participant(*, session_id, user) -> Session:
     """The session if `user` takes part in it; NotFound otherwise, so outsiders learn nothing."""
     return _participant_get(sessions_of(user), session_id)
+
+
+def session_locked_for_participant(*, session_id, user) -> Session:
+    """Like session_for_participant, with the session row locked until the transaction ends:
+    every write to a session (or into it, like a chat message) queues up behind this lock."""
+    return _participant_get(
+        sessions_of(user).select_for_update(of=("self",)).select_related("user1", "user2"), session_id
+    )
 
 
 def session_detail_for_participant(*, session_id, user) -> Session:

@@ -12,10 +12,9 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from common.errors import Conflict, Forbidden, Invalid, NotFound
+from common.errors import Conflict, Forbidden, Invalid
 from common.events import publish, session_group
 from learning.models import LearningPost
 from ledger.rates import format_credits
@@ -26,7 +25,7 @@ from .attendance import attendance_touch as attendance_touch
 from .attendance import timers_sweep as timers_sweep
 from .models import Session, TeachingTimer
 from .representations import session_representation, timer_started_payload
-from .selectors import running_timer_of
+from .selectors import running_timer_of, session_locked_for_participant
 from .settlement import NOTHING, credit_summary, settle
 from .stopping import effective_end, stop_timer
 
@@ -34,22 +33,6 @@ DECISIONS = ("accept", "reject")
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def _locked_session(*, session_id, user_id: int) -> Session:
-    """Lock and return the session if `user_id` takes part in it; NotFound otherwise."""
-    try:
-        session = (
-            Session.objects.select_for_update(of=("self",))
-            .select_related("user1", "user2")
-            .filter(Q(user1_id=user_id) | Q(user2_id=user_id), pk=session_id)
-            .first()
-        )
-    except (ValueError, TypeError):
-        session = None
-    if session is None:
-        raise NotFound("Session not found.")
-    return session
 
 
 def _publish_state(session: Session, *, now: datetime) -> None:
@@ -104,7 +87,7 @@ def session_respond(*, session_id, user, decision) -> Session:
     """The invitee accepts (pending → active) or rejects (pending → rejected) the session."""
     now = timezone.now()
     with transaction.atomic():
-        session = _locked_session(session_id=session_id, user_id=user.pk)
+        session = session_locked_for_participant(session_id=session_id, user=user)
         if decision not in DECISIONS:
             raise Invalid('decision must be "accept" or "reject".', field="decision")
         if user.pk != session.user2_id:
@@ -126,7 +109,7 @@ def session_join(*, session_id, user) -> Session:
     """The invitee entering the session room accepts a pending invitation; otherwise nothing."""
     now = timezone.now()
     with transaction.atomic():
-        session = _locked_session(session_id=session_id, user_id=user.pk)
+        session = session_locked_for_participant(session_id=session_id, user=user)
         if user.pk == session.user2_id and session.status == Session.Status.PENDING:
             session.status = Session.Status.ACTIVE
             session.start_time = now
@@ -142,7 +125,7 @@ def timer_start(*, session_id, user, now: datetime | None = None) -> TeachingTim
     """Start the caller's teaching timer; one timer runs at a time per session."""
     now = now or timezone.now()
     with transaction.atomic():
-        session = _locked_session(session_id=session_id, user_id=user.pk)
+        session = session_locked_for_participant(session_id=session_id, user=user)
         if session.status != Session.Status.ACTIVE:
             raise Conflict(f"Timers run only in an active session; this one is {session.status}.")
         running = running_timer_of(session)
@@ -168,7 +151,7 @@ def timer_stop(*, session_id, user, now: datetime | None = None) -> TeachingTime
     """Stop the caller's running timer and add its time to what they taught."""
     now = now or timezone.now()
     with transaction.atomic():
-        session = _locked_session(session_id=session_id, user_id=user.pk)
+        session = session_locked_for_participant(session_id=session_id, user=user)
         running = running_timer_of(session)
         if running is None:
             raise Conflict("No timer is running.")
@@ -195,7 +178,7 @@ def session_end(*, session_id, user, now: datetime | None = None) -> SessionEnd:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        session = _locked_session(session_id=session_id, user_id=user.pk)
+        session = session_locked_for_participant(session_id=session_id, user=user)
         if session.status == Session.Status.PENDING:
             summary = credit_summary(session, by_user1=NOTHING, by_user2=NOTHING)
             session.status = Session.Status.REJECTED
