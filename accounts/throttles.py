@@ -22,6 +22,8 @@ from rest_framework.exceptions import APIException
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from .models import User
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)s?\s*$", re.IGNORECASE)
 
@@ -147,7 +149,7 @@ class LoginAttempt:
     """
 
     def __init__(self, request, email: str):
-        account = _digest(email.strip().lower())
+        account = _digest(User.objects.normalize_email(email))
         ip = BaseThrottle().get_ident(request)
         self.pair = _window("login_failures_account", f"pair:{_digest(f'{account}|{ip}')}")
         windows = [

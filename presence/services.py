@@ -13,7 +13,7 @@ from common.errors import Conflict
 from common.events import PRESENCE_GROUP, publish
 
 from .models import Connection
-from .selectors import live_connections, live_cutoff, public_user
+from .selectors import live_connections, live_cutoff, public_user, user_is_online
 
 
 class TooManyConnections(Conflict):
@@ -78,7 +78,7 @@ def connection_close(*, connection_id: str, now=None) -> bool:
         deleted, _ = Connection.objects.filter(pk=connection_id).delete()
         if not deleted or locked is None:  # a sweeper expired it first and made the decision
             return False
-        went_offline = not live_connections(now=now).filter(user_id=user_id).exists()
+        went_offline = not user_is_online(user_id=user_id, now=now)
         if went_offline:
             _announce(locked, "offline")
     return went_offline
@@ -108,11 +108,7 @@ def connections_expire(*, now=None) -> list[int]:
         with transaction.atomic():
             locked = _lock_user(user_id)
             deleted, _ = Connection.objects.filter(user_id=user_id, last_seen_at__lt=cutoff).delete()
-            if (
-                deleted
-                and locked is not None
-                and not live_connections(now=now).filter(user_id=user_id).exists()
-            ):
+            if deleted and locked is not None and not user_is_online(user_id=user_id, now=now):
                 _announce(locked, "offline")
                 went_offline.append(user_id)
     return went_offline

@@ -23,7 +23,7 @@ def sweep_once(*, now=None) -> dict:
 
     result = {"timers_stopped": 0, "users_offline": 0}
     try:
-        result["timers_stopped"] = len(timers_sweep(now=now) or [])
+        result["timers_stopped"] = len(timers_sweep(now=now))
     except Exception:
         logger.exception("sweeping runaway timers failed")
     try:
