@@ -73,6 +73,7 @@ async def test_an_unexpected_failure_is_reported_not_fatal(sock, monkeypatch):
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr(BaseConsumer, "_touch", boom)
+    monkeypatch.setattr(BaseConsumer, "_touch_due", lambda self: True)  # refresh on this heartbeat
     await sock.send({"type": "heartbeat", "timestamp": 1})
     frame = await sock.recv()
     assert frame == {"type": "error", "message": "Something went wrong handling that message.", "code": 500}

@@ -87,6 +87,19 @@ async def test_heartbeat_is_acknowledged_with_the_clients_timestamp_and_refreshe
     await sock.close()
 
 
+async def test_a_burst_of_heartbeats_is_acknowledged_without_rewriting_the_connection():
+    alice = await sync_to_async(UserFactory)()
+    sock = await ws("/ws/presence/", user=alice)
+    await sock.recv_type("online_users")
+    before = await sync_to_async(Connection.objects.get)(user=alice)
+    for stamp in range(5):
+        await sock.send({"type": "heartbeat", "timestamp": stamp})
+        assert await sock.recv() == {"type": "heartbeat_ack", "timestamp": stamp}
+    after = await sync_to_async(Connection.objects.get)(user=alice)
+    assert after.last_seen_at == before.last_seen_at
+    await sock.close()
+
+
 async def test_connection_of_a_crashed_process_expires_and_user_goes_offline():
     watcher_user, alice = await sync_to_async(UserFactory.create_batch)(2)
     watcher = await ws("/ws/presence/", user=watcher_user)
