@@ -106,3 +106,8 @@ class Payment(models.Model):
 
     def __str__(self):
         return f"payment {self.idempotency_key}: {self.paid}/{self.owed}"
+
+    @staticmethod
+    def leg_key(payment_key: str, kind: str) -> str:
+        """The idempotency key of one of a payment's transfers (its TEACHING or BANK_CUT leg)."""
+        return f"{payment_key}:{kind.lower()}"

@@ -81,10 +81,7 @@ def support_eligibility_of(account: Account, *, now: datetime | None = None) -> 
 
 
 def support_eligibility(*, user, now: datetime | None = None) -> SupportEligibility:
-    account = Account.objects.filter(user=user).first()
-    if account is None:  # not opened yet: the first service call opens it with the signup grant
-        account = Account(kind=Account.Kind.USER, balance=ZERO)
-    return support_eligibility_of(account, now=now)
+    return support_eligibility_of(Account.objects.get(user=user), now=now)
 
 
 # --- reconciliation -------------------------------------------------------------------------
@@ -176,8 +173,8 @@ def payment_mismatches() -> list[str]:
         "pk", "idempotency_key", "owed", "paid", "cut", "shortfall"
     )
     for pk, key, owed, paid, cut, shortfall in rows.iterator(chunk_size=2000):
-        teaching = legs.get(f"{key}:teaching", ZERO)
-        bank_cut = legs.get(f"{key}:bank_cut", ZERO)
+        teaching = legs.get(Payment.leg_key(key, Transfer.Kind.TEACHING), ZERO)
+        bank_cut = legs.get(Payment.leg_key(key, Transfer.Kind.BANK_CUT), ZERO)
         if teaching != paid - cut or bank_cut != cut or shortfall != owed - paid:
             problems.append(
                 f"payment {pk} ({key}): paid {paid}, cut {cut}, shortfall {shortfall} of {owed}, "

@@ -261,7 +261,7 @@ def _teaching_pay_locked(
                 destination=destination,
                 amount=amount,
                 kind=kind,
-                idempotency_key=f"{key}:{kind.lower()}",
+                idempotency_key=Payment.leg_key(key, kind),
                 now=now,
                 session_id=session_id,
                 locked=locked,
