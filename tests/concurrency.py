@@ -39,7 +39,10 @@ def race_n(n, call):
 
 
 def blind_first_check(monkeypatch):
-    """The service's first existence check finds nothing, as for the loser of a race."""
+    """The service's first existence check finds nothing, as for the loser of a race.
+
+    Returns the list of checks made, so a test can show the blinded one was really reached.
+    """
     real_exists, calls = QuerySet.exists, []
 
     def exists(self):
@@ -47,3 +50,4 @@ def blind_first_check(monkeypatch):
         return False if len(calls) == 1 else real_exists(self)
 
     monkeypatch.setattr(QuerySet, "exists", exists)
+    return calls

@@ -50,21 +50,17 @@ def test_name_is_trimmed(api_client, signup_body):
     assert api_client.post(URL, signup_body, format="json").json()["user"]["name"] == "Ada"
 
 
-def test_duplicate_email_in_another_case_is_refused(api_client, signup_body, db):
-    UserFactory(email="ada@example.com")
-    signup_body["email"] = "ADA@Example.com"
+@pytest.mark.parametrize(
+    ("field", "existing", "submitted"),
+    [("email", "ada@example.com", "ADA@Example.com"), ("name", "Ada", "aDA")],
+)
+def test_duplicate_in_another_case_is_refused(api_client, signup_body, db, field, existing, submitted):
+    UserFactory(**{field: existing})
+    signup_body[field] = submitted
     response = api_client.post(URL, signup_body, format="json")
     assert response.status_code == 400
-    assert "email" in response.json()
+    assert field in response.json()
     assert User.objects.count() == 1
-
-
-def test_duplicate_name_in_another_case_is_refused(api_client, signup_body, db):
-    UserFactory(name="Ada")
-    signup_body["name"] = "aDA"
-    response = api_client.post(URL, signup_body, format="json")
-    assert response.status_code == 400
-    assert "name" in response.json()
 
 
 @pytest.mark.parametrize("password", ["short1", "password123", "12345678901", "ada@example.com"])

@@ -72,7 +72,7 @@ def test_patch_me_ignores_protected_fields(user, client_for):
     assert response.status_code == 200
     user.refresh_from_db()
     assert user.email != "evil@example.com"
-    assert user.id != 12345 and not User.objects.filter(pk=12345).exists()
+    assert not User.objects.filter(pk=12345).exists()
     assert not user.is_staff and not user.is_superuser
     assert not user.check_password("hijacked-password-1")
     assert user.ledger_account.balance == Decimal("15.00")

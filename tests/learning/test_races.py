@@ -17,9 +17,10 @@ def conflicts(outcomes):
 def test_duplicate_that_slips_past_the_check_is_409(user, monkeypatch):
     # What the loser of a race sees: the pre-check found nothing, the unique index refuses.
     LearningPostFactory(creator=user, topic_to_learn="Python")
-    blind_first_check(monkeypatch)
+    checks = blind_first_check(monkeypatch)
     with pytest.raises(Conflict):
         services.post_create(creator=user, topic_to_learn="PYTHON", topic_to_teach="Go")
+    assert len(checks) >= 2  # the blinded pre-check, then the look after the refused insert
     assert LearningPost.objects.count() == 1
 
 

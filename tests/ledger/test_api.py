@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ledger.services import support_grant, teaching_pay
+from tests.factories import UserFactory
 from tests.ledger.conftest import balance
 
 CREDITS = "/api/credits/"
@@ -94,9 +95,11 @@ def test_unknown_history_type_is_a_400(client_for, user):
 
 
 def test_history_is_only_the_callers_own(client_for, user, other_user):
+    third = UserFactory()
+    teaching_pay(learner=other_user, teacher=third, seconds=300, session_id=1)
     rows = client_for(user).get(HISTORY).json()["results"]
-    assert all(r["counterparty"] is None or r["counterparty"]["id"] != other_user.pk for r in rows)
-    assert len(rows) == 1
+    assert [r["type"] for r in rows] == ["SIGNUP"]
+    assert all(r["counterparty"] is None for r in rows)
 
 
 def test_history_is_paginated_newest_first(client_for, user, other_user):

@@ -130,6 +130,8 @@ def test_review_moves_the_reviewees_rating(client_for, user, other_user, session
     body = client.get(f"/api/users/{other_user.id}/reviews/").json()
     assert body["count"] == 2
     assert Review.objects.filter(reviewee=other_user).count() == 2
+    profile = client.get(f"/api/users/{other_user.id}/").json()
+    assert (profile["average_rating"], profile["total_reviews"]) == (pytest.approx(4.5), 2)
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
