@@ -90,7 +90,7 @@ def test_connections_past_the_per_user_cap_are_refused(user, settings):
         connection_open(connection_id="c", user=user, kind="presence")
     assert set(Connection.objects.values_list("id", flat=True)) == {"a", "b"}
     # Re-registering an existing connection (after a stall) is not a new one.
-    connection_open(connection_id="b", user=user, kind="presence")
+    assert connection_open(connection_id="b", user=user, kind="presence") is False
 
 
 def test_dead_connections_do_not_count_toward_the_cap(user, settings):

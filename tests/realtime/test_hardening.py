@@ -16,15 +16,9 @@ from realtime.consumers.base import BaseConsumer
 from realtime.consumers.presence import PresenceConsumer
 from tests.factories import ActiveSessionFactory, UserFactory
 
-from .conftest import ws
+from .conftest import still_usable, ws
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def still_usable(s):
-    await s.send({"type": "heartbeat", "timestamp": "t"})
-    # Skip broadcasts that may still be on their way (e.g. another user's presence update).
-    return (await s.recv_type("heartbeat_ack"))["timestamp"] == "t"
 
 
 def live_refreshers() -> list[asyncio.Task]:
@@ -147,12 +141,16 @@ async def test_cancelled_consumer_leaves_nothing_behind():
 
 
 async def test_a_failing_event_handler_does_not_kill_the_socket(sock, monkeypatch):
+    failed = asyncio.Event()
+
     async def bug(self, event):
+        failed.set()
         raise RuntimeError("bad event")
 
     monkeypatch.setattr(PresenceConsumer, "event_presence_update", bug)
     other = await ws("/ws/presence/", user=await sync_to_async(UserFactory)())
     await other.recv_type("online_users")
+    await asyncio.wait_for(failed.wait(), timeout=5)
     monkeypatch.undo()
     assert await still_usable(sock)
     await other.close()

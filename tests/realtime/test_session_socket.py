@@ -2,8 +2,9 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from ledger.selectors import balance_of
+from ledger.services import teaching_pay
 from tests.conftest import authed_client
-from tests.factories import ActiveSessionFactory, SessionFactory, UserFactory
+from tests.factories import ActiveSessionFactory, CompletedSessionFactory, SessionFactory, UserFactory
 from tutoring.models import Session, TeachingTimer
 
 from .conftest import ws
@@ -106,6 +107,12 @@ async def test_rest_timer_start_reaches_the_sockets(room):
 
 async def test_session_ended_carries_each_receivers_own_credits(room):
     session, one, two = room
+    # An earlier lesson elsewhere leaves them with different balances, so a consumer sending
+    # one balance to both sockets cannot pass.
+    earlier = await sync_to_async(CompletedSessionFactory)(user1=session.user1, user2=session.user2)
+    await sync_to_async(teaching_pay)(
+        learner=session.user2, teacher=session.user1, seconds=600, session_id=earlier.pk
+    )
     await sync_to_async(TeachingTimer.objects.create)(
         session=session, teacher=session.user1, start_time=session.start_time
     )
@@ -114,6 +121,7 @@ async def test_session_ended_carries_each_receivers_own_credits(room):
     ended_two = await two.recv_type("session_ended")
     credits_one = str(await sync_to_async(balance_of)(user=session.user1))
     credits_two = str(await sync_to_async(balance_of)(user=session.user2))
+    assert credits_one != credits_two
     assert ended_one["your_credits"] == credits_one
     assert ended_two["your_credits"] == credits_two
     assert ended_one["ended_by"] == session.user1_id

@@ -148,8 +148,12 @@ def test_outsiders_leave_no_attendance(clock, active_session):
 
 
 def test_a_failing_attendance_write_does_not_fail_the_request(active_session, alice, monkeypatch):
+    calls = []
+
     def broken(**kwargs):
+        calls.append(kwargs)
         raise RuntimeError("database hiccup")
 
     monkeypatch.setattr("tutoring.middleware.attendance_touch", broken)
     assert api(alice).get(url(active_session)).status_code == 200
+    assert len(calls) == 1

@@ -86,8 +86,8 @@ def test_a_teacher_who_went_away_is_credited_until_they_left(clock, active_sessi
 
 
 def test_after_stopping_the_other_participant_may_start(active_session, alice, bob):
-    api(alice).post(url(active_session, "timer/start/"))
-    api(alice).post(url(active_session, "timer/stop/"))
+    assert api(alice).post(url(active_session, "timer/start/")).status_code == 201
+    assert api(alice).post(url(active_session, "timer/stop/")).status_code == 200
     assert api(bob).post(url(active_session, "timer/start/")).status_code == 201
 
 
