@@ -80,6 +80,13 @@ async def ws(path: str, **kwargs) -> Socket:
     return await Socket(path, **kwargs).open()
 
 
+async def still_usable(s: Socket) -> bool:
+    """The socket still answers a heartbeat."""
+    await s.send({"type": "heartbeat", "timestamp": "t"})
+    # Skip broadcasts that may still be on their way (e.g. another user's presence update).
+    return (await s.recv_type("heartbeat_ack"))["timestamp"] == "t"
+
+
 @pytest.fixture
 async def sock():
     """An open presence socket of a fresh user, past its first frame."""

@@ -4,14 +4,9 @@ from asgiref.sync import sync_to_async
 from realtime.consumers.base import BaseConsumer
 from tests.factories import UserFactory
 
-from .conftest import Socket, ws
+from .conftest import Socket, still_usable, ws
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def still_usable(s):
-    await s.send({"type": "heartbeat", "timestamp": "t"})
-    return (await s.recv())["type"] == "heartbeat_ack"
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -17,17 +16,13 @@ import environ
 import pytest
 from django.conf import settings
 
+from bench.server import free_port
+
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 WAIT = 15  # seconds any single expected event may take
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _admin_connection(url: str):
@@ -98,7 +93,7 @@ def two_servers(e2e_database, tmp_path):
     try:
         ports = []
         for label in ("a", "b"):
-            port = _free_port()
+            port = free_port()
             log = tmp_path / f"daphne-{label}.log"
             proc = subprocess.Popen(  # noqa: S603
                 [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "linklearn.asgi:application"],
