@@ -18,42 +18,34 @@ from bench.context import Context
 from bench.server import REPO_ROOT, BenchServer, ServerError
 from bench.stats import Result, format_table
 
+# (flag, type, environment variable, default, help) of the numeric options.
+NUMERIC_OPTIONS = [
+    ("--requests", int, "BENCH_REQUESTS", 200, "operations per scenario (default 200, env BENCH_REQUESTS)"),
+    ("--concurrency", int, "BENCH_CONCURRENCY", 4, "concurrent clients (default 4, env BENCH_CONCURRENCY)"),
+    ("--users", int, "BENCH_USERS", 10, "users signed up through the API (default 10, env BENCH_USERS)"),
+    (
+        "--scenario-time-limit",
+        float,
+        "BENCH_SCENARIO_SECONDS",
+        12,
+        "seconds after which a scenario stops issuing requests (default 12)",
+    ),
+    (
+        "--time-budget",
+        float,
+        "BENCH_TIME_BUDGET",
+        80,
+        "seconds after which no new scenario starts (default 80)",
+    ),
+]
 QUICK = {"requests": 10, "concurrency": 2, "users": 4, "scenario_time_limit": 5.0, "time_budget": 40.0}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     env = os.environ.get
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument(
-        "--requests",
-        type=int,
-        default=int(env("BENCH_REQUESTS", 200)),
-        help="operations per scenario (default 200, env BENCH_REQUESTS)",
-    )
-    parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=int(env("BENCH_CONCURRENCY", 4)),
-        help="concurrent clients (default 4, env BENCH_CONCURRENCY)",
-    )
-    parser.add_argument(
-        "--users",
-        type=int,
-        default=int(env("BENCH_USERS", 10)),
-        help="users signed up through the API (default 10, env BENCH_USERS)",
-    )
-    parser.add_argument(
-        "--scenario-time-limit",
-        type=float,
-        default=float(env("BENCH_SCENARIO_SECONDS", 12)),
-        help="seconds after which a scenario stops issuing requests (default 12)",
-    )
-    parser.add_argument(
-        "--time-budget",
-        type=float,
-        default=float(env("BENCH_TIME_BUDGET", 80)),
-        help="seconds after which no new scenario starts (default 80)",
-    )
+    for flag, kind, variable, default, help_text in NUMERIC_OPTIONS:
+        parser.add_argument(flag, type=kind, default=kind(env(variable, default)), help=help_text)
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -138,16 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: starting daphne on 127.0.0.1:{server.port} (log: {server.log_path})", file=sys.stderr)
     try:
         with server:
-            ctx = Context(
-                host=server.host,
-                port=server.port,
+            ctx = Context.for_server(
+                server,
                 requests=args.requests,
                 concurrency=args.concurrency,
                 users_wanted=args.users,
                 scenario_time_limit=args.scenario_time_limit,
-                run_deadline=time.monotonic() + args.time_budget,
+                time_budget=args.time_budget,
                 run_id=secrets.token_hex(3),
-                log_contains=server.log_contains,
             )
             print(
                 f"bench: {server.database} + {server.channel_layer} channel layer; "

@@ -25,6 +25,17 @@ class Context:
     users: list[User] = field(default_factory=list)
     log_contains: object = None  # callable(text) -> bool: searches the server's log
 
+    @classmethod
+    def for_server(cls, server, *, time_budget: float, **options) -> "Context":
+        """A context against a running BenchServer; no new scenario starts after `time_budget` s."""
+        return cls(
+            host=server.host,
+            port=server.port,
+            run_deadline=time.monotonic() + time_budget,
+            log_contains=server.log_contains,
+            **options,
+        )
+
     def time_left(self) -> float:
         return min(self.scenario_time_limit, self.run_deadline - time.monotonic())
 
