@@ -142,3 +142,9 @@ def test_other_methods_are_405(client_for, user, session, method):
 def test_body_that_is_not_an_object_is_400(client_for, user, session):
     assert client_for(user).post(url(session.id), [5]).status_code == 400
     assert not Review.objects.exists()
+
+
+def test_boolean_rating_is_400(client_for, user, session):
+    # JSON true would otherwise pass as the integer 1.
+    assert client_for(user).post(url(session.id), {"rating": True}, format="json").status_code == 400
+    assert not Review.objects.exists()
