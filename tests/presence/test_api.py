@@ -39,3 +39,11 @@ def test_query_count_does_not_grow_with_users(client_for, user, online):
     with CaptureQueriesContext(connection) as queries:
         assert client.get(URL).status_code == 200
     assert len(queries) == 3  # the caller, the count, the page
+
+
+def test_a_deactivated_user_is_not_listed_even_with_a_live_connection(client_for, user, other_user):
+    connection_open(connection_id="c1", user=other_user, kind="presence")
+    other_user.is_active = False
+    other_user.save(update_fields=["is_active"])
+    body = client_for(user).get(URL).json()
+    assert (body["count"], body["results"]) == (0, [])

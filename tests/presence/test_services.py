@@ -99,3 +99,12 @@ def test_dead_connections_do_not_count_toward_the_cap(user, settings):
     Connection.objects.create(id="dead", user=user, kind="presence", opened_at=old, last_seen_at=old)
     connection_open(connection_id="a", user=user, kind="presence")
     assert list(Connection.objects.values_list("id", flat=True)) == ["a"]
+
+
+def test_closing_a_connection_whose_user_row_is_gone_is_not_an_offline(user, broadcasts, monkeypatch):
+    connection_open(connection_id="a", user=user, kind="presence")
+    # The row vanished between looking the connection up and locking its user.
+    monkeypatch.setattr("presence.services._lock_user", lambda user_id: None)
+    with broadcasts.committing():
+        assert connection_close(connection_id="a") is False
+    assert broadcasts.events == []

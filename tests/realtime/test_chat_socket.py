@@ -62,10 +62,16 @@ async def test_typing_reaches_only_the_other_participant(room):
     assert await one.silent()
 
 
-async def test_typing_needs_a_boolean(room):
-    _, one, _ = room
-    await one.send({"type": "typing", "is_typing": "yes"})
+@pytest.mark.parametrize(
+    "frame",
+    [{"type": "typing", "is_typing": "yes"}, {"type": "typing"}, {"type": "typing", "is_typing": None}],
+    ids=["string", "missing", "null"],
+)
+async def test_typing_needs_a_boolean(room, frame):
+    _, one, two = room
+    await one.send(frame)
     assert (await one.recv())["type"] == "error"
+    assert await two.silent()
 
 
 async def test_leaving_is_announced_to_the_other(room):

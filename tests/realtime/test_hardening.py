@@ -235,6 +235,55 @@ async def test_deactivated_user_is_closed_with_4001_by_the_refresher(monkeypatch
     assert await no_refresher_left()
 
 
+async def test_deactivated_user_is_closed_with_4001_on_a_heartbeat(monkeypatch):
+    monkeypatch.setattr(BaseConsumer, "_touch_due", lambda self: True)  # refresh on this heartbeat
+    user = await sync_to_async(UserFactory)()
+    s = await ws("/ws/presence/", user=user)
+    await s.recv_type("online_users")
+    user.is_active = False
+    await sync_to_async(user.save)(update_fields=["is_active"])
+    await s.send({"type": "heartbeat", "timestamp": 1})
+    assert await s.close_code(timeout=5) == 4001
+    assert await connection_count() == 0
+
+
+async def test_a_refresh_that_fails_once_is_retried_and_the_socket_lives_on(monkeypatch):
+    monkeypatch.setattr("realtime.consumers.base.refresh_interval_seconds", lambda: 0.05)
+    real_touch = BaseConsumer._touch
+    calls = []
+
+    def flaky_touch(self):
+        calls.append(self.channel_name)
+        if len(calls) == 1:
+            raise RuntimeError("database hiccup")
+        return real_touch(self)
+
+    monkeypatch.setattr(BaseConsumer, "_touch", flaky_touch)
+    s = await ws("/ws/presence/", user=await sync_to_async(UserFactory)())
+    await s.recv_type("online_users")
+    for _ in range(200):  # the refresher tries again on its next round
+        if len(calls) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    assert len(calls) >= 2
+    assert await still_usable(s)
+    assert await connection_count() == 1
+    await s.close()
+
+
+async def test_frames_go_through_when_the_shared_frame_budget_is_unreachable(sock, monkeypatch):
+    class UnreachableCache:
+        async def aadd(self, *args, **kwargs):
+            return True
+
+        async def aincr(self, *args, **kwargs):
+            raise ConnectionError("cache down")
+
+    monkeypatch.setattr("realtime.ratelimit.cache", UnreachableCache())
+    await sock.send({"type": "heartbeat", "timestamp": 7})
+    assert await sock.recv() == {"type": "heartbeat_ack", "timestamp": 7}
+
+
 async def test_chat_message_with_a_nul_gets_an_error_frame():
     session = await sync_to_async(ActiveSessionFactory)()
     s = await ws(f"/ws/chat/{session.pk}/", user=session.user1)

@@ -93,6 +93,13 @@ async def test_service_rules_come_back_as_error_frames(room):
     assert (await two.recv_type("error"))["code"] == 403
 
 
+async def test_stopping_when_no_timer_runs_is_an_error_frame(room):
+    _, one, two = room
+    await one.send({"type": "timer_stop"})
+    assert (await one.recv_type("error"))["code"] == 409
+    assert await two.silent()
+
+
 async def test_rest_timer_start_reaches_the_sockets(room):
     session, one, two = room
 

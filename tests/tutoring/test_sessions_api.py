@@ -41,12 +41,27 @@ def test_a_learning_post_of_a_stranger_is_refused(alice, bob):
         ({"user2": "abc"}, "user2"),
         ({"user2": None}, "user2"),
         ({"user2": "BOB", "learning_request": 999999}, "learning_request"),
+        ({"user2": "BOB", "learning_request": "abc"}, "learning_request"),
+        ({"user2": "INACTIVE"}, "user2"),
     ],
-    ids=["missing", "unknown-user", "not-an-id", "null", "unknown-learning-request"],
+    ids=[
+        "missing",
+        "unknown-user",
+        "not-an-id",
+        "null",
+        "unknown-learning-request",
+        "learning-request-not-an-id",
+        "inactive-invitee",
+    ],
 )
 def test_bad_invitations_are_field_errors(alice, bob, body, field):
     if body.get("user2") == "BOB":
         body = {**body, "user2": bob.pk}
+    if body.get("user2") == "INACTIVE":
+        inactive = UserFactory()
+        inactive.is_active = False
+        inactive.save(update_fields=["is_active"])
+        body = {**body, "user2": inactive.pk}
     response = api(alice).post("/api/sessions/", body, format="json")
     assert response.status_code == 400
     assert field in response.json()
