@@ -22,13 +22,14 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        availability = kwargs.pop("availability", "")
         user = user_signup(
-            email=kwargs["email"], name=kwargs["name"], password=kwargs.get("password", PASSWORD)
+            email=kwargs.pop("email"), name=kwargs.pop("name"), password=kwargs.pop("password", PASSWORD)
         )
-        if availability:
-            user.availability = availability
-            user.save(update_fields=["availability"])
+        # Everything else (availability, is_active, is_staff, ...) is set as given, not dropped.
+        for field, value in kwargs.items():
+            setattr(user, field, value)
+        if kwargs:
+            user.save(update_fields=list(kwargs))
         return user
 
 
