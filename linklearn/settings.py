@@ -202,6 +202,12 @@ TIMER_DISCONNECT_GRACE = timedelta(seconds=env.int("TIMER_DISCONNECT_GRACE", def
 TIMER_MAX_SECONDS = env.int("TIMER_MAX_SECONDS", default=4 * 3600)
 TIMER_SWEEP_INTERVAL = env.int("TIMER_SWEEP_INTERVAL", default=15)
 
+# --- Retries (SPEC section 1) ---------------------------------------------------------------
+# How long an Idempotency-Key and its stored answer are kept.
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+# How long a retry waits for the first request with its key to finish before answering 409.
+IDEMPOTENCY_WAIT = timedelta(seconds=env.float("IDEMPOTENCY_WAIT_SECONDS", default=5.0))
+
 # --- Real-time ------------------------------------------------------------------------------
 # A connection whose process stopped refreshing it for this long counts as gone.
 PRESENCE_TTL = timedelta(seconds=env.int("PRESENCE_TTL", default=90))
