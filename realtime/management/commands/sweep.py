@@ -25,7 +25,8 @@ class Command(BaseCommand):
         while True:
             result = sweep_once()
             self.stdout.write(
-                f"stopped {result['timers_stopped']} timer(s); {result['users_offline']} user(s) went offline; "
+                f"stopped {result['timers_stopped']} timer(s); "
+                f"{result['users_offline']} user(s) went offline; "
                 f"{result['idempotency_keys_purged']} expired idempotency key(s) deleted"
             )
             if not loop:
