@@ -167,29 +167,40 @@ def idempotent(handler):
         if key is None:
             return handler(self, request, *args, **kwargs)
         scope, fingerprint = scope_of(request), fingerprint_of(request)
-        with transaction.atomic():
-            row, owned = _claim(scope=scope, key=key, fingerprint=fingerprint)
-            if not owned:
-                if row.fingerprint != fingerprint:
-                    raise KeyMismatch()
-                return _replay(row)
-            try:
-                with transaction.atomic():  # an error answer undoes whatever the view had done
-                    response = handler(self, request, *args, **kwargs)
-            except Exception as exc:
-                response = self.handle_exception(exc)  # re-raises what would be a 500
-            # Rendered here, inside the transaction, so exactly these bytes are stored and sent.
-            response = self.finalize_response(request, response, *args, **kwargs)
-            response.render()
-            if response.status_code >= 500:
-                transaction.set_rollback(True)  # not stored, and nothing it did stays
-                return response
-            _store(row, response)
-        return response
+        try:
+            return _run_once(
+                self, handler, request, args, kwargs, scope=scope, key=key, fingerprint=fingerprint
+            )
+        except KeyInProgress as exc:
+            response = self.handle_exception(exc)
+            response["Retry-After"] = "1"
+            return response
 
     schema_base = getattr(handler, "kwargs", {}).get("schema") or api_settings.DEFAULT_SCHEMA_CLASS
     wrapper.kwargs = {**getattr(handler, "kwargs", {}), "schema": _documented(schema_base)}
     return wrapper
+
+
+def _run_once(view, handler, request, args, kwargs, *, scope: str, key: str, fingerprint: str):
+    with transaction.atomic():
+        row, owned = _claim(scope=scope, key=key, fingerprint=fingerprint)
+        if not owned:
+            if row.fingerprint != fingerprint:
+                raise KeyMismatch()
+            return _replay(row)
+        try:
+            with transaction.atomic():  # an error answer undoes whatever the view had done
+                response = handler(view, request, *args, **kwargs)
+        except Exception as exc:
+            response = view.handle_exception(exc)  # re-raises what would be a 500
+        # Rendered here, inside the transaction, so exactly these bytes are stored and sent.
+        response = view.finalize_response(request, response, *args, **kwargs)
+        response.render()
+        if response.status_code >= 500:
+            transaction.set_rollback(True)  # not stored, and nothing it did stays
+            return response
+        _store(row, response)
+    return response
 
 
 # --- OpenAPI ----------------------------------------------------------------------------------
