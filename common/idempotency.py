@@ -209,7 +209,7 @@ _Refusal = inline_serializer("IdempotencyRefusal", {"detail": serializers.CharFi
 
 HEADER_PARAMETER = OpenApiParameter(
     HEADER,
-    str,
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
     OpenApiParameter.HEADER,
     required=False,
     description=(
