@@ -34,7 +34,7 @@ import json
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
@@ -101,33 +101,47 @@ def keys_purge(*, now: datetime | None = None) -> int:
 
 def _claim(*, scope: str, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
     """Insert the key's row inside the caller's transaction: (row, True) if this request owns
-    the key now, (the first request's committed row, False) if it had been used."""
+    the key now, (the first request's committed row, False) if it had been used.
+
+    `INSERT ... ON CONFLICT DO NOTHING` waits while another transaction holds an uncommitted row
+    for the same key, then does nothing if that transaction committed (its row, answer included,
+    is visible to the next statement) or inserts if it rolled back. No savepoint is needed: the
+    only failure is the bounded wait running out, and then the whole transaction is given up.
+    """
     now = timezone.now()
-    # An expired key is a new key: its old row goes. Any number of such deletes may race; the
-    # inserts below still decide one owner.
-    IdempotencyKey.objects.filter(
-        scope=scope, key=key, created_at__lt=now - settings.IDEMPOTENCY_KEY_TTL
-    ).delete()
+    expired = now - settings.IDEMPOTENCY_KEY_TTL
+    previous = _bound_lock_wait()
     try:
-        with transaction.atomic():  # a savepoint: a failed insert leaves the transaction usable
-            previous = _bound_lock_wait()
-            row = IdempotencyKey.objects.create(scope=scope, key=key, fingerprint=fingerprint, created_at=now)
-            _restore_lock_wait(previous)
-        return row, True
-    except IntegrityError:
-        # The insert waited for the first request's transaction, which committed: its row,
-        # answer included, is visible to this next statement.
-        row = IdempotencyKey.objects.filter(scope=scope, key=key).first()
-        if row is None:  # purged as expired in between: rare enough to let the client retry
-            raise KeyInProgress() from None
-        return row, False
+        for _ in range(3):
+            if _insert(scope=scope, key=key, fingerprint=fingerprint, now=now):
+                return IdempotencyKey(scope=scope, key=key, fingerprint=fingerprint, created_at=now), True
+            row = IdempotencyKey.objects.filter(scope=scope, key=key).first()
+            if row is not None and row.created_at >= expired:
+                return row, False
+            # Expired (a new key now) or purged in between: its row goes, and we claim again.
+            IdempotencyKey.objects.filter(scope=scope, key=key, created_at__lt=expired).delete()
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == "55P03":  # lock_not_available: waited enough
             raise KeyInProgress() from exc
         raise
+    else:
+        _restore_lock_wait(previous)
+    raise KeyInProgress()  # reused, expired and reused again while we looked: let the client retry
+
+
+def _insert(*, scope: str, key: str, fingerprint: str, now: datetime) -> bool:
+    # Raw SQL because the ORM can't say whether an `ON CONFLICT DO NOTHING` insert inserted.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'INSERT INTO "common_idempotencykey" ("scope", "key", "fingerprint", "content_type", "body", '
+            '"created_at") VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT ("scope", "key") DO NOTHING',
+            [scope, key, fingerprint, "", b"", connection.ops.adapt_datetimefield_value(now)],
+        )
+        return cursor.rowcount == 1
 
 
 def _bound_lock_wait() -> str | None:
+    """Make lock waits of this transaction give up after IDEMPOTENCY_WAIT; the previous limit."""
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
@@ -152,10 +166,9 @@ def _replay(row: IdempotencyKey) -> HttpResponse:
 
 
 def _store(row: IdempotencyKey, response) -> None:
-    row.status_code = response.status_code
-    row.content_type = response.get("Content-Type", "")
-    row.body = response.content
-    row.save(update_fields=["status_code", "content_type", "body"])
+    IdempotencyKey.objects.filter(scope=row.scope, key=row.key).update(
+        status_code=response.status_code, content_type=response.get("Content-Type", ""), body=response.content
+    )
 
 
 def idempotent(handler):
@@ -189,8 +202,9 @@ def _run_once(view, handler, request, args, kwargs, *, scope: str, key: str, fin
                 raise KeyMismatch()
             return _replay(row)
         try:
-            with transaction.atomic():  # an error answer undoes whatever the view had done
-                response = handler(view, request, *args, **kwargs)
+            # No savepoint of its own: each service is atomic already, so an error answer leaves
+            # exactly what it leaves without a key.
+            response = handler(view, request, *args, **kwargs)
         except Exception as exc:
             response = view.handle_exception(exc)  # re-raises what would be a 500
         # Rendered here, inside the transaction, so exactly these bytes are stored and sent.

@@ -396,3 +396,14 @@ def test_the_schema_documents_the_header_and_its_answers(api_client):
     login = schema["paths"]["/api/auth/login/"]["post"]
     assert not [p for p in login.get("parameters", []) if p["in"] == "header"]
     assert "422" not in login["responses"]
+
+
+def test_a_replayed_end_announces_nothing_again(broadcasts, clock):
+    case = _end(1)
+    with broadcasts.committing():
+        case.post()
+    first = [event for _, event, _ in broadcasts.events]
+    assert "session_ended" in first
+    with broadcasts.committing():
+        assert case.post()["Idempotent-Replayed"] == "true"
+    assert [event for _, event, _ in broadcasts.events] == first
