@@ -407,3 +407,19 @@ def test_a_replayed_end_announces_nothing_again(broadcasts, clock):
     with broadcasts.committing():
         assert case.post()["Idempotent-Replayed"] == "true"
     assert [event for _, event, _ in broadcasts.events] == first
+
+
+def test_browser_clients_may_send_the_key_and_read_the_replay_header(settings, clock):
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.linklearn.example"]
+    origin = {"HTTP_ORIGIN": "https://app.linklearn.example"}
+    preflight = APIClient().options(
+        "/api/posts/",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type, idempotency-key",
+        **origin,
+    )
+    assert "idempotency-key" in preflight["Access-Control-Allow-Headers"]
+    case = _post(1)
+    case.post(**origin)
+    replay = case.post(**origin)
+    assert "Idempotent-Replayed" in replay["Access-Control-Expose-Headers"]
