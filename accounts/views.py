@@ -7,6 +7,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.idempotency import idempotent
+
 from . import selectors, services
 from .serializers import (
     AuthResultSerializer,
@@ -45,6 +47,7 @@ class PublicEndpoint(APIView):
 class SignupView(PublicEndpoint):
     throttle_classes = [SignupThrottle]
 
+    @idempotent
     @_auth_result_schema(SignupSerializer, success=201, bad_input="Invalid fields")
     def post(self, request):
         data = SignupSerializer(data=request.data)

@@ -3,6 +3,8 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from common.idempotency import idempotent
+
 from . import selectors, services
 from .serializers import (
     MatchOutputSerializer,
@@ -40,6 +42,7 @@ class PostViewSet(viewsets.GenericViewSet):
         )
         return self._page(posts)
 
+    @idempotent
     @extend_schema(request=PostInputSerializer, responses={201: PostOutputSerializer})
     def create(self, request):
         """Create a post as the caller. 409 if the caller has an active post with the same

@@ -4,6 +4,8 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.idempotency import idempotent
+
 from . import selectors, services
 from .serializers import (
     CreditsOutputSerializer,
@@ -49,6 +51,7 @@ class SupportView(APIView):
         status = selectors.support_eligibility(user=request.user, now=timezone.now())
         return Response(SupportStatusOutputSerializer(status).data)
 
+    @idempotent
     @extend_schema(request=None, responses={200: SupportGrantOutputSerializer, 409: _conflict})
     def post(self, request):
         grant = services.support_grant(user=request.user, now=timezone.now())

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -189,6 +190,9 @@ SPECTACULAR_SETTINGS = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+# Web clients may send Idempotency-Key and read whether an answer was replayed (common.idempotency).
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ["Idempotent-Replayed", "Retry-After"]
 
 # The cache backs DRF throttles, so several processes must share it: Redis when configured.
 CACHES = {"default": env.cache("CACHE_URL", default=(REDIS_URL or "locmemcache://"))}
@@ -201,6 +205,12 @@ SUPPORT_COOLDOWN = timedelta(seconds=env.int("SUPPORT_COOLDOWN_SECONDS", default
 TIMER_DISCONNECT_GRACE = timedelta(seconds=env.int("TIMER_DISCONNECT_GRACE", default=120))
 TIMER_MAX_SECONDS = env.int("TIMER_MAX_SECONDS", default=4 * 3600)
 TIMER_SWEEP_INTERVAL = env.int("TIMER_SWEEP_INTERVAL", default=15)
+
+# --- Retries (SPEC section 1) ---------------------------------------------------------------
+# How long an Idempotency-Key and its stored answer are kept.
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+# How long a retry waits for the first request with its key to finish before answering 409.
+IDEMPOTENCY_WAIT = timedelta(seconds=env.float("IDEMPOTENCY_WAIT_SECONDS", default=5.0))
 
 # --- Real-time ------------------------------------------------------------------------------
 # A connection whose process stopped refreshing it for this long counts as gone.

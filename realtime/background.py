@@ -1,5 +1,6 @@
 """Housekeeping every server process does on its own, so nothing depends on one special process:
-stop runaway teaching timers and expire connections of processes that died.
+stop runaway teaching timers, expire connections of processes that died, and delete
+Idempotency-Keys past their 24 hours.
 
 Both sweeps lock rows, so any number of processes (and the `sweep` command) running them at the
 same time do each piece of work once.
@@ -17,11 +18,12 @@ _task: asyncio.Task | None = None
 
 
 def sweep_once(*, now=None) -> dict:
-    """One pass of both sweeps; a failure in one is logged and does not skip the other."""
+    """One pass of every sweep; a failure in one is logged and does not skip the others."""
+    from common.idempotency import keys_purge
     from presence.services import connections_expire
     from tutoring.services import timers_sweep
 
-    result = {"timers_stopped": 0, "users_offline": 0}
+    result = {"timers_stopped": 0, "users_offline": 0, "idempotency_keys_purged": 0}
     try:
         result["timers_stopped"] = len(timers_sweep(now=now))
     except Exception:
@@ -30,6 +32,10 @@ def sweep_once(*, now=None) -> dict:
         result["users_offline"] = len(connections_expire(now=now))
     except Exception:
         logger.exception("expiring dead connections failed")
+    try:
+        result["idempotency_keys_purged"] = keys_purge(now=now)
+    except Exception:
+        logger.exception("purging expired idempotency keys failed")
     return result
 
 

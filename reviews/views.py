@@ -2,6 +2,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
+from common.idempotency import idempotent
+
 from . import selectors, services
 from .serializers import ReviewInputSerializer, ReviewOutputSerializer
 
@@ -14,6 +16,7 @@ class SessionReviewsView(generics.ListAPIView):
     def get_queryset(self):
         return selectors.reviews_of_session(session_id=self.kwargs["session_id"], user=self.request.user)
 
+    @idempotent
     @extend_schema(request=ReviewInputSerializer, responses={201: ReviewOutputSerializer})
     def post(self, request, session_id):
         """Review the other participant of a completed session, once (409 otherwise)."""

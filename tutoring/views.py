@@ -5,6 +5,8 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
+from common.idempotency import idempotent
+
 from . import services
 from .representations import (
     SessionOutput,
@@ -30,6 +32,7 @@ class SessionListView(ListAPIView):
     def get_queryset(self):
         return sessions_with_details(self.request.user)
 
+    @idempotent
     @extend_schema(request=SessionCreateInput, responses={201: SessionOutput})
     def post(self, request):
         """Invite `user2` to a session (pending until they accept)."""
@@ -55,6 +58,7 @@ class SessionDetailView(GenericAPIView):
 class SessionRespondView(GenericAPIView):
     serializer_class = SessionRespondInput
 
+    @idempotent
     @extend_schema(request=SessionRespondInput, responses={200: SessionOutput})
     def post(self, request, pk):
         """The invitee accepts or rejects the session."""
@@ -95,6 +99,7 @@ class TimerStopView(GenericAPIView):
 class SessionEndView(GenericAPIView):
     serializer_class = SessionEndOutput
 
+    @idempotent
     @extend_schema(request=None, responses={200: SessionEndOutput})
     def post(self, request, pk):
         """End the session and settle it (a pending one is called off)."""

@@ -58,7 +58,7 @@ def test_a_failing_timer_sweep_does_not_stop_connection_expiry(db, monkeypatch, 
     monkeypatch.setattr("tutoring.services.timers_sweep", lambda **kw: 1 / 0)
     old = timezone.now() - timedelta(hours=1)
     Connection.objects.create(id="old", user=user, kind="presence", opened_at=old, last_seen_at=old)
-    assert sweep_once() == {"timers_stopped": 0, "users_offline": 1}
+    assert sweep_once() == {"timers_stopped": 0, "users_offline": 1, "idempotency_keys_purged": 0}
 
 
 def test_sweep_command_runs_both_sweeps_once(db, user, capsys):

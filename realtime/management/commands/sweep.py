@@ -7,7 +7,8 @@ from realtime.background import sweep_once
 
 class Command(BaseCommand):
     help = (
-        "Stop runaway teaching timers and expire connections of dead server processes. "
+        "Stop runaway teaching timers, expire connections of dead server processes and delete "
+        "expired Idempotency-Keys. "
         "Runs once, or every --interval seconds with --loop (for cron or a systemd service)."
     )
 
@@ -24,7 +25,9 @@ class Command(BaseCommand):
         while True:
             result = sweep_once()
             self.stdout.write(
-                f"stopped {result['timers_stopped']} timer(s); {result['users_offline']} user(s) went offline"
+                f"stopped {result['timers_stopped']} timer(s); "
+                f"{result['users_offline']} user(s) went offline; "
+                f"{result['idempotency_keys_purged']} expired idempotency key(s) deleted"
             )
             if not loop:
                 return
