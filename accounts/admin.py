@@ -46,7 +46,9 @@ class UserAdmin(DjangoUserAdmin):
             return False
         return super().has_change_permission(request, obj)
 
-    @admin.action(description="Delete the selected accounts (anonymise, keep the ledger)")
+    @admin.action(
+        description="Delete the selected accounts (anonymise, keep the ledger)", permissions=["change"]
+    )
     def delete_accounts(self, request, queryset):
         deleted = sum(services.account_delete(user=user) for user in queryset.filter(deleted_at__isnull=True))
         self.message_user(request, f"{deleted} account(s) deleted.", messages.SUCCESS)
