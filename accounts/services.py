@@ -1,6 +1,7 @@
 import contextlib
 import re
 import secrets
+import unicodedata
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import make_password
@@ -30,7 +31,8 @@ _DELETED_NAME = re.compile(r"^\s*deleted\s+user\s+\d", re.IGNORECASE)
 
 def user_ensure_free(*, field: str, value: str, exclude_id: int | None = None) -> None:
     """Invalid if another user already has this email or name, in any case."""
-    if field == "name" and _DELETED_NAME.match(value):
+    # Folded first, so fullwidth or other look-alike spellings of the reserved form are caught.
+    if field == "name" and _DELETED_NAME.match(unicodedata.normalize("NFKC", value).casefold()):
         raise Invalid("This name is reserved.", field="name")
     taken = User.objects.filter(**{f"{field}__iexact": value}).exclude(pk=exclude_id)
     if taken.exists():

@@ -181,7 +181,9 @@ def test_deleting_twice_is_harmless(user):
     assert User.objects.get(pk=user.pk).name == f"Deleted user {user.pk}"
 
 
-@pytest.mark.parametrize("name", ["Deleted user 7", "deleted  USER 12", " Deleted user 3x"])
+@pytest.mark.parametrize(
+    "name", ["Deleted user 7", "deleted  USER 12", " Deleted user 3x", "\uff24eleted user 5"], ids=repr
+)
 def test_names_of_deleted_accounts_are_reserved(user, name):
     response = client(user).patch(ME, {"name": name}, format="json")
     assert response.status_code == 400 and "name" in response.json()
