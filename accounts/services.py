@@ -241,7 +241,8 @@ def password_reset_user(*, uid: str, token: str) -> User:
         user_id = int(force_str(urlsafe_base64_decode(uid)))
     except (ValueError, TypeError, OverflowError, UnicodeDecodeError):
         user_id = None
-    user = User.objects.filter(pk=user_id, is_active=True).first() if user_id else None
+    in_range = user_id is not None and 0 < user_id < 2**63  # else PostgreSQL refuses the query
+    user = User.objects.filter(pk=user_id, is_active=True).first() if in_range else None
     if user is None or not default_token_generator.check_token(user, token):
         raise Invalid(_BAD_RESET_LINK, field="token")
     return user
@@ -249,8 +250,9 @@ def password_reset_user(*, uid: str, token: str) -> User:
 
 def password_reset_confirm(*, user: User, token: str, new_password: str) -> None:
     """Set the new password of the user password_reset_user found; every refresh token is
-    revoked. The token is checked again under the row lock: two confirmations with one token at
-    the same instant set the password once, the other gets Invalid."""
+    revoked. Under the row lock the password must still be the one the token was made for: two
+    confirmations with one token at the same instant set the password once, the other gets
+    Invalid."""
     encoded = make_password(new_password)  # the slow hash, outside the transaction
     if not default_token_generator.check_token(user, token) or (
         _password_set(user=user, encoded=encoded, expected=user.password, new_tokens=False) is None
