@@ -48,6 +48,10 @@ class AuthResultSerializer(serializers.Serializer):
     tokens = TokenPairSerializer(read_only=True)
 
 
+class TokensResultSerializer(serializers.Serializer):
+    tokens = TokenPairSerializer(read_only=True)
+
+
 # --- input ----------------------------------------------------------------------------------
 
 
@@ -61,12 +65,56 @@ class SignupSerializer(serializers.Serializer):
         if attrs["password"] != attrs["password_confirm"]:
             raise serializers.ValidationError({"password_confirm": ["Passwords do not match."]})
         # The would-be user lets the similarity validator reject passwords like the email.
-        candidate = User(email=attrs["email"], name=attrs["name"])
-        try:
-            password_validation.validate_password(attrs["password"], user=candidate)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        validate_new_password(attrs["password"], user=User(email=attrs["email"], name=attrs["name"]))
         return attrs
+
+
+def validate_new_password(password: str, *, user, field: str = "password") -> None:
+    """Django's password validators, their messages shown on `field`."""
+    try:
+        password_validation.validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({field: list(exc.messages)}) from exc
+
+
+def _password_field():
+    return serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
+
+
+class NewPasswordSerializer(serializers.Serializer):
+    new_password = _password_field()
+    new_password_confirm = _password_field()
+
+    def validate(self, attrs):
+        if attrs["new_password"] != attrs["new_password_confirm"]:
+            raise serializers.ValidationError({"new_password_confirm": ["Passwords do not match."]})
+        return attrs
+
+
+class PasswordChangeSerializer(NewPasswordSerializer):
+    """Needs `context={"user": ...}`: the similarity validator compares with their email/name."""
+
+    old_password = _password_field()
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        validate_new_password(attrs["new_password"], user=self.context["user"], field="new_password")
+        return attrs
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(NewPasswordSerializer):
+    """Shape only: the new password is validated once the token says whose it is."""
+
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+
+
+class PasswordSerializer(serializers.Serializer):
+    password = _password_field()
 
 
 class LoginSerializer(serializers.Serializer):

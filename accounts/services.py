@@ -1,5 +1,15 @@
+import contextlib
+import re
+import secrets
+import unicodedata
+
 from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.tokens import default_token_generator
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.state import token_backend
@@ -7,12 +17,23 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from common.errors import Conflict, Forbidden, Invalid, ServiceError
+from common.events import publish, user_group
+from tutoring.selectors import unfinished_session_ids_of
+from tutoring.services import session_end
 
+from . import mail
 from .models import User
+
+# Deleted accounts are renamed "Deleted user <id>"; nobody else may take such a name, so the
+# anonymised name can never collide with a living user's (or block someone's rename later).
+_DELETED_NAME = re.compile(r"^\s*deleted\s+user\s+\d", re.IGNORECASE)
 
 
 def user_ensure_free(*, field: str, value: str, exclude_id: int | None = None) -> None:
     """Invalid if another user already has this email or name, in any case."""
+    # Folded first, so fullwidth or other look-alike spellings of the reserved form are caught.
+    if field == "name" and _DELETED_NAME.match(unicodedata.normalize("NFKC", value).casefold()):
+        raise Invalid("This name is reserved.", field="name")
     taken = User.objects.filter(**{f"{field}__iexact": value}).exclude(pk=exclude_id)
     if taken.exists():
         raise Invalid(f"A user with this {field} already exists.", field=field)
@@ -109,9 +130,19 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
     """Trade a refresh token for a new pair. The used token is revoked, exactly once: a second
     use (a replay, or the same request sent twice at once) gets NotAuthenticated."""
     claims = _refresh_claims(refresh)
+    # The user's row first, as password changes and deletions take it: a refresh racing one of
+    # them either finishes before it (and its new token is revoked with the others) or starts
+    # after it and finds its token revoked. Never a token that survives "log out everywhere".
+    try:
+        user = (
+            User.objects.select_for_update(no_key=True)
+            .filter(pk=claims.get(jwt_settings.USER_ID_CLAIM), is_active=True)
+            .first()
+        )
+    except (ValueError, TypeError):
+        user = None
     if not _revoke(claims=claims):
         raise NotAuthenticated("Token is blacklisted.")
-    user = User.objects.filter(pk=claims.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
     if user is None:
         raise NotAuthenticated("No active account found for the given token.")
     return tokens_for(user=user)
@@ -124,3 +155,156 @@ def user_logout(*, user: User, refresh: str) -> None:
     if str(claims.get(jwt_settings.USER_ID_CLAIM)) != str(user.pk):
         raise Forbidden("This refresh token belongs to another user.")
     _revoke(claims=claims)
+
+
+def tokens_revoke_all(*, user) -> int:
+    """Blacklist every refresh token ever issued to `user`; returns how many were still live.
+
+    The one way to log a user out everywhere (password change and reset, account deletion).
+    Access tokens are stateless and die with their expiry (at most JWT_ACCESS_MINUTES).
+    """
+    live = OutstandingToken.objects.filter(user_id=user.pk, blacklistedtoken__isnull=True)
+    revoked = [BlacklistedToken(token_id=pk) for pk in live.values_list("pk", flat=True)]
+    # ignore_conflicts: a token revoked by a concurrent refresh or logout meanwhile is fine.
+    BlacklistedToken.objects.bulk_create(revoked, ignore_conflicts=True)
+    return len(revoked)
+
+
+# --- passwords ------------------------------------------------------------------------------
+
+
+def user_password_check(*, user: User, password: str, field: str) -> None:
+    """Invalid on `field` unless `password` is the user's current password."""
+    # check_password hashes: callers run it outside any transaction, so no write lock waits on it.
+    if not password or not user.check_password(password):
+        raise Invalid("The password is not correct.", field=field)
+
+
+def _password_set(*, user: User, encoded: str, expected: str, new_tokens: bool) -> dict[str, str] | None:
+    """Store an already hashed password and log out every device; returns a fresh token pair
+    when `new_tokens`, else {}. None (and nothing stored) when the password is no longer
+    `expected`, the hash the caller's check was made against: a concurrent change or reset won.
+    """
+    with transaction.atomic():
+        locked = User.objects.select_for_update(no_key=True).filter(pk=user.pk, is_active=True).first()
+        if locked is None or locked.password != expected:
+            return None
+        locked.password = encoded
+        locked.save(update_fields=["password"])
+        tokens_revoke_all(user=locked)
+        # Issued after the revocation, in the same transaction: the new pair is the only one.
+        return tokens_for(user=locked) if new_tokens else {}
+
+
+def password_change(*, user: User, old_password: str, new_password: str) -> dict[str, str]:
+    """Replace the password after checking the current one; every refresh token issued before,
+    the caller's own included, is revoked. Returns the new token pair.
+
+    `new_password` has passed Django's validators (the serializer's job, as at signup).
+    """
+    user_password_check(user=user, password=old_password, field="old_password")
+    encoded = make_password(new_password)  # the slow hash, outside the transaction
+    tokens = _password_set(user=user, encoded=encoded, expected=user.password, new_tokens=True)
+    if tokens is None:
+        raise Invalid("The password was changed meanwhile; sign in again.", field="old_password")
+    return tokens
+
+
+def password_reset_request(*, email: str) -> None:
+    """Mail a reset token to the active account with this email, if there is one.
+
+    Known and unknown addresses cost the same here (one query); the mail is rendered and sent
+    in the background (accounts.mail), so neither the answer nor its timing tells them apart.
+    """
+    user = User.objects.filter(email__iexact=User.objects.normalize_email(email), is_active=True).first()
+    if user is None:
+        return
+    mail.send_password_reset(
+        user=user, uid=password_reset_uid(user), token=default_token_generator.make_token(user)
+    )
+
+
+def password_reset_uid(user: User) -> str:
+    return urlsafe_base64_encode(force_bytes(user.pk))
+
+
+_BAD_RESET_LINK = "This password reset link is invalid or has expired."
+
+
+def password_reset_user(*, uid: str, token: str) -> User:
+    """The user a (uid, token) pair was made for, or Invalid on `token`.
+
+    Django's token generator binds the token to the password hash and the last login, so it
+    stops working once the password changed (single use) and after PASSWORD_RESET_TIMEOUT.
+    """
+    try:
+        user_id = int(force_str(urlsafe_base64_decode(uid)))
+    except (ValueError, TypeError, OverflowError, UnicodeDecodeError):
+        user_id = None
+    in_range = user_id is not None and 0 < user_id < 2**63  # else PostgreSQL refuses the query
+    user = User.objects.filter(pk=user_id, is_active=True).first() if in_range else None
+    if user is None or not default_token_generator.check_token(user, token):
+        raise Invalid(_BAD_RESET_LINK, field="token")
+    return user
+
+
+def password_reset_confirm(*, user: User, token: str, new_password: str) -> None:
+    """Set the new password of the user password_reset_user found; every refresh token is
+    revoked. Under the row lock the password must still be the one the token was made for: two
+    confirmations with one token at the same instant set the password once, the other gets
+    Invalid."""
+    encoded = make_password(new_password)  # the slow hash, outside the transaction
+    if not default_token_generator.check_token(user, token) or (
+        _password_set(user=user, encoded=encoded, expected=user.password, new_tokens=False) is None
+    ):
+        raise Invalid(_BAD_RESET_LINK, field="token")
+
+
+# --- deleting an account --------------------------------------------------------------------
+
+
+def _deleted_name(user_id: int) -> str:
+    name = f"Deleted user {user_id}"
+    # Such names are reserved (user_ensure_free), but a user may have taken one before that.
+    if User.objects.filter(name__iexact=name).exclude(pk=user_id).exists():
+        name = f"{name} {secrets.token_hex(4)}"
+    return name
+
+
+def account_delete(*, user, now=None) -> bool:
+    """Delete an account as SPEC section 2 says; False when it already was deleted.
+
+    One transaction, holding the user's row lock throughout, so a second deletion (a double
+    click, the admin at the same time) waits and then does nothing:
+    1. every unfinished session is ended through tutoring's session_end, exactly as `end/`
+       (pending ones called off, active ones settled once, their running timer stopped). A
+       session the other participant ends at the same instant is settled by whichever comes
+       first; the other gets the Conflict we skip here.
+    2. every refresh token is revoked (before the row is rewritten: see docs/accounts.md);
+    3. the row is kept (the ledger and reviews refer to it) but anonymised: email and name are
+       freed, availability cleared, the password unusable, the account inactive. Inactive users
+       leave profiles, search, presence and every post list; their access tokens stop working.
+    4. after commit, every socket of the user, on every server process, is closed (4001).
+    The ledger is not touched: the balance stays where it is, in the totals.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        # NO KEY UPDATE: rows referring to the user (a chat message, attendance) can still be
+        # written meanwhile, so a participant's request holding a session lock never waits here.
+        locked = User.objects.select_for_update(no_key=True).filter(pk=user.pk).first()
+        if locked is None or locked.deleted_at is not None:
+            return False
+        for session_id in unfinished_session_ids_of(locked):
+            # Conflict: the other participant ended it since we listed it.
+            with contextlib.suppress(Conflict):
+                session_end(session_id=session_id, user=locked, now=now)
+        tokens_revoke_all(user=locked)
+        locked.email = f"deleted-{locked.pk}@invalid"  # no signup can use it: it has no dot
+        locked.name = _deleted_name(locked.pk)
+        locked.availability = ""
+        locked.is_active = False
+        locked.deleted_at = now
+        locked.set_unusable_password()
+        locked.save(update_fields=["email", "name", "availability", "is_active", "deleted_at", "password"])
+        publish(user_group(locked.pk), "account_closed", {})
+    return True

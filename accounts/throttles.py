@@ -133,8 +133,39 @@ class TokenRefreshThrottle(PerIPThrottle):
     scope = "token_refresh"
 
 
-class LoginAttempt:
-    """Limits failed logins per (account, IP) pair, per IP, and per account across all IPs.
+class Attempt:
+    """One request counted in several windows at once, before the work they limit."""
+
+    windows: list[_Window]
+
+    def __init__(self, windows):
+        self.windows = [w for w in windows if w is not None]
+        self.taken: list[tuple[_Window, str]] = []
+
+    def reserve(self) -> float | None:
+        """Counts this attempt in advance. Returns None if it may go ahead, else the seconds
+        until it may be tried again (and counts nothing)."""
+        now = time.time()
+        for window in self.windows:
+            key = window.key(now)
+            self.taken.append((window, key))
+            if _take(key, window.seconds) > window.limit:
+                # A refused attempt did no work, so it counts nowhere: otherwise requests refused
+                # by one window would still use up the others (e.g. an account's ceiling).
+                self._give_back_all()
+                return window.ends_in(now)
+        return None
+
+    def _give_back_all(self) -> None:
+        for _, key in self.taken:
+            _give_back(key)
+        self.taken = []
+
+
+class LoginAttempt(Attempt):
+    """Limits failed password checks per (account, IP) pair, per IP, and per account across all
+    IPs: logins, and the password checks of password change and account deletion, which share
+    these counts (a stolen access token must not guess the password faster than a login could).
 
     Only failures count, so people who type their password right are never slowed down. Each
     attempt is counted as a failure *before* its password is checked; a success takes that back.
@@ -152,27 +183,13 @@ class LoginAttempt:
         account = _digest(User.objects.normalize_email(email))
         ip = BaseThrottle().get_ident(request)
         self.pair = _window("login_failures_account", f"pair:{_digest(f'{account}|{ip}')}")
-        windows = [
-            self.pair,
-            _window("login_failures_ip", f"ip:{ip}"),
-            _window("login_failures_account_total", f"account:{account}"),
-        ]
-        self.windows = [w for w in windows if w is not None]
-        self.taken: list[tuple[_Window, str]] = []
-
-    def reserve(self) -> float | None:
-        """Counts this attempt as a failure in advance. Returns None if the password may be
-        checked, else the seconds until it may be tried again (and counts nothing)."""
-        now = time.time()
-        for window in self.windows:
-            key = window.key(now)
-            self.taken.append((window, key))
-            if _take(key, window.seconds) > window.limit:
-                # A refused attempt checked no password, so it is no failure: otherwise guesses
-                # refused for one pair would still use up the account's ceiling for everyone.
-                self._give_back_all()
-                return window.ends_in(now)
-        return None
+        super().__init__(
+            [
+                self.pair,
+                _window("login_failures_ip", f"ip:{ip}"),
+                _window("login_failures_account_total", f"account:{account}"),
+            ]
+        )
 
     def succeeded(self) -> None:
         """The password was right: the pair starts afresh. The IP's and account's counts only
@@ -185,7 +202,15 @@ class LoginAttempt:
                 _give_back(key)
         self.taken = []
 
-    def _give_back_all(self) -> None:
-        for _, key in self.taken:
-            _give_back(key)
-        self.taken = []
+
+class PasswordResetAttempt(Attempt):
+    """Reset requests per client IP (`password_reset_ip`) and per email address, any case
+    (`password_reset_email`), counted alike for registered and unknown addresses, so a 429
+    tells nothing about whether an account exists."""
+
+    def __init__(self, request, email: str):
+        account = _digest(User.objects.normalize_email(email))
+        ip = BaseThrottle().get_ident(request)
+        super().__init__(
+            [_window("password_reset_ip", f"ip:{ip}"), _window("password_reset_email", f"account:{account}")]
+        )

@@ -16,13 +16,19 @@ from .serializers import (
     LoginSerializer,
     MeSerializer,
     MeUpdateSerializer,
+    PasswordChangeSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetSerializer,
+    PasswordSerializer,
     PublicUserSerializer,
     RefreshSerializer,
     SignupSerializer,
     TokenPairSerializer,
+    TokensResultSerializer,
     UserSearchQuerySerializer,
+    validate_new_password,
 )
-from .throttles import LoginAttempt, SignupThrottle, TokenRefreshThrottle
+from .throttles import LoginAttempt, PasswordResetAttempt, SignupThrottle, TokenRefreshThrottle
 
 _DETAIL = OpenApiResponse(DetailSerializer)
 
@@ -60,16 +66,23 @@ class SignupView(PublicEndpoint):
         return Response(_auth_result(user), status=status.HTTP_201_CREATED)
 
 
+def _checking_password(request, email: str):
+    """A LoginAttempt already reserved for `email`, or Throttled: every password check (login,
+    password change, account deletion) shares the failed-login counts."""
+    attempt = LoginAttempt(request, email)
+    wait = attempt.reserve()
+    if wait is not None:
+        raise Throttled(wait=wait, detail="Too many failed logins. Try again later.")
+    return attempt
+
+
 class LoginView(PublicEndpoint):
     @_auth_result_schema(LoginSerializer, success=200, bad_input="Missing fields", errors={401: _DETAIL})
     def post(self, request):
         data = LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         email, password = data.validated_data["email"], data.validated_data["password"]
-        attempt = LoginAttempt(request, email)
-        wait = attempt.reserve()
-        if wait is not None:
-            raise Throttled(wait=wait, detail="Too many failed logins. Try again later.")
+        attempt = _checking_password(request, email)
         # A wrong password raises here and leaves the reserved failure counted.
         user = services.user_authenticate(email=email, password=password, request=request)
         attempt.succeeded()
@@ -107,6 +120,76 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_205_RESET_CONTENT)
 
 
+class PasswordChangeView(APIView):
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={
+            200: TokensResultSerializer,
+            400: OpenApiResponse(description="Wrong old_password or an invalid new password"),
+            401: _DETAIL,
+            429: _DETAIL,
+        },
+    )
+    def post(self, request):
+        data = PasswordChangeSerializer(data=request.data, context={"user": request.user})
+        data.is_valid(raise_exception=True)
+        attempt = _checking_password(request, request.user.email)
+        # A wrong old password raises here and leaves the reserved failure counted.
+        tokens = services.password_change(
+            user=request.user,
+            old_password=data.validated_data["old_password"],
+            new_password=data.validated_data["new_password"],
+        )
+        attempt.succeeded()
+        return Response({"tokens": tokens})
+
+
+class PasswordResetView(PublicEndpoint):
+    @extend_schema(
+        request=PasswordResetSerializer,
+        responses={
+            202: DetailSerializer,
+            400: OpenApiResponse(description="Not an email address"),
+            429: _DETAIL,
+        },
+        auth=[],
+    )
+    def post(self, request):
+        data = PasswordResetSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        email = data.validated_data["email"]
+        wait = PasswordResetAttempt(request, email).reserve()
+        if wait is not None:
+            raise Throttled(wait=wait, detail="Too many password reset requests. Try again later.")
+        services.password_reset_request(email=email)
+        # The same answer whether or not the account exists (no account enumeration).
+        return Response(
+            {"detail": "If an account uses this email, a password reset link is on its way."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PasswordResetConfirmView(PublicEndpoint):
+    @extend_schema(
+        request=PasswordResetConfirmSerializer,
+        responses={
+            200: DetailSerializer,
+            400: OpenApiResponse(
+                description="Invalid, used or expired token or uid, or an invalid new password"
+            ),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        data = PasswordResetConfirmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, password = data.validated_data["token"], data.validated_data["new_password"]
+        user = services.password_reset_user(uid=data.validated_data["uid"], token=token)
+        validate_new_password(password, user=user, field="new_password")
+        services.password_reset_confirm(user=user, token=token, new_password=password)
+        return Response({"detail": "Your password has been reset; sign in with the new one."})
+
+
 class MeView(APIView):
     @extend_schema(responses={200: MeSerializer})
     def get(self, request):
@@ -121,6 +204,25 @@ class MeView(APIView):
         data.is_valid(raise_exception=True)
         services.user_update(user=request.user, **data.validated_data)
         return Response(MeSerializer(selectors.user_me(user_id=request.user.pk)).data)
+
+    @extend_schema(
+        request=PasswordSerializer,
+        responses={
+            204: OpenApiResponse(description="The account is deleted; see SPEC 'Deleting an account'"),
+            400: OpenApiResponse(description="Missing or wrong password"),
+            429: _DETAIL,
+        },
+    )
+    def delete(self, request):
+        data = PasswordSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        attempt = _checking_password(request, request.user.email)
+        services.user_password_check(
+            user=request.user, password=data.validated_data["password"], field="password"
+        )
+        attempt.succeeded()
+        services.account_delete(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UserListView(generics.ListAPIView):

@@ -21,6 +21,11 @@ def chat_group(session_id: int) -> str:
     return f"chat.{session_id}"
 
 
+def user_group(user_id: int) -> str:
+    """Every socket of one user, on every server process (realtime joins it on connect)."""
+    return f"user.{user_id}"
+
+
 PRESENCE_GROUP = "presence"
 
 

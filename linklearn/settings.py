@@ -157,6 +157,8 @@ REST_FRAMEWORK = {
         "login_failures_account_total": env.str("THROTTLE_LOGIN_FAILURES_ACCOUNT_TOTAL", default="50/hour"),
         "signup": env.str("THROTTLE_SIGNUP", default="20/hour"),
         "token_refresh": env.str("THROTTLE_TOKEN_REFRESH", default="120/min"),
+        "password_reset_ip": env.str("THROTTLE_PASSWORD_RESET_IP", default="10/hour"),
+        "password_reset_email": env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="3/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # How many proxies in front of us append to X-Forwarded-For. 0 means "use the socket address":
@@ -196,6 +198,22 @@ CORS_EXPOSE_HEADERS = ["Idempotent-Replayed", "Retry-After"]
 
 # The cache backs DRF throttles, so several processes must share it: Redis when configured.
 CACHES = {"default": env.cache("CACHE_URL", default=(REDIS_URL or "locmemcache://"))}
+
+# --- Mail and password reset (SPEC section 2) ----------------------------------------------
+# django-environ's URL form: smtp+tls://user:pw@host:587, consolemail://, filemail:////abs/dir.
+# Only the keys the URL sets: a missing port or user must leave Django's default, not None.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+for _key in ("EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_FILE_PATH"):
+    if _email.get(_key):
+        globals()[_key] = _email[_key]
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+EMAIL_TIMEOUT = 10  # seconds; a hung mail server must not hold the sending thread forever
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Link & Learn <no-reply@localhost>")
+# The web client's address; reset mails then carry a link to {FRONTEND_URL}/reset-password?uid=…
+FRONTEND_URL = env.str("FRONTEND_URL", default="").rstrip("/")
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 
 # --- Credits and sessions (SPEC sections 4 and 6) -----------------------------------------
 SIGNUP_GRANT = Decimal(env.str("SIGNUP_GRANT", default="15.00"))

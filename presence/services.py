@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from common.errors import Conflict
+from common.errors import Conflict, NotFound
 from common.events import PRESENCE_GROUP, publish
 
 from .models import Connection
@@ -20,12 +20,16 @@ class TooManyConnections(Conflict):
     """The user already holds WS_MAX_CONNECTIONS_PER_USER live connections."""
 
 
+class UserGone(NotFound):
+    """The user was deactivated or deleted before their connection could be recorded."""
+
+
 def _lock_user(user_id: int):
     """The user's row, locked: the point where every first/last decision for them is serialised."""
     return (
         get_user_model()
         .objects.select_for_update()
-        .only("id", "name", "availability")
+        .only("id", "name", "availability", "is_active")
         .filter(pk=user_id)
         .first()
     )
@@ -44,6 +48,10 @@ def connection_open(*, connection_id: str, user, kind: str, session_id=None, now
     now = now or timezone.now()
     with transaction.atomic():
         locked = _lock_user(user.pk)
+        if locked is None or not locked.is_active:
+            # Deleted while this socket was connecting: its close event went out before it
+            # joined the user's group, so this is the last point where it can be refused.
+            raise UserGone("This account is no longer active.")
         # Dead rows of this user (a crashed process) go now, so they can't announce a late "offline".
         Connection.objects.filter(user_id=user.pk, last_seen_at__lt=live_cutoff(now)).delete()
         others = live_connections(now=now).filter(user_id=user.pk).exclude(pk=connection_id).count()

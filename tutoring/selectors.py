@@ -10,6 +10,13 @@ def sessions_of(user) -> QuerySet[Session]:
     return Session.objects.filter(Q(user1=user) | Q(user2=user))
 
 
+def unfinished_session_ids_of(user) -> list[int]:
+    """Ids of the user's pending and active sessions, oldest first."""
+    return list(
+        sessions_of(user).filter(status__in=Session.UNFINISHED).order_by("id").values_list("id", flat=True)
+    )
+
+
 def sessions_with_details(user) -> QuerySet[Session]:
     """The user's sessions with everything the representation shows, in a fixed number of queries."""
     return (

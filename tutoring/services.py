@@ -69,6 +69,13 @@ def session_create(*, creator, invitee_id, learning_request_id=None) -> Session:
                 field="learning_request",
             )
     with transaction.atomic():
+        # Both accounts locked and still active: an account being deleted (which holds its row
+        # lock while it ends its sessions) can't be invited into a new one behind its back.
+        locked = User.objects.select_for_update(no_key=True).filter(
+            pk__in=(creator.pk, invitee.pk), is_active=True
+        )
+        if len(locked.order_by("pk").values_list("pk", flat=True)) != 2:
+            raise Invalid("Unknown user.", field="user2")
         try:
             # No savepoint needed: a failed INSERT raises Conflict at once and the whole
             # transaction rolls back; nothing runs in it afterwards.

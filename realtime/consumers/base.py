@@ -15,7 +15,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from common.errors import Forbidden, Invalid, NotFound, ServiceError
-from presence.services import TooManyConnections, connection_close, connection_open, connections_refresh
+from common.events import user_group
+from presence.services import (
+    TooManyConnections,
+    UserGone,
+    connection_close,
+    connection_open,
+    connections_refresh,
+)
 
 from .. import frames
 from ..background import ensure_background_sweeper
@@ -90,6 +97,9 @@ class BaseConsumer(AsyncWebsocketConsumer):
         except TooManyConnections:
             await self._refuse(CLOSE_TOO_MANY_CONNECTIONS)
             await self._cleanup()
+        except UserGone:
+            await self._refuse(CLOSE_UNAUTHENTICATED)
+            await self._cleanup()
         except Exception:  # e.g. the database is unreachable: refuse this socket, keep serving
             logger.exception("opening %s failed", self.channel_name)
             await self.close(code=CLOSE_INTERNAL_ERROR)
@@ -98,7 +108,9 @@ class BaseConsumer(AsyncWebsocketConsumer):
     async def _open(self):
         # Everything others must see happens before the handshake completes, so a client that
         # got its "open" can rely on being registered and announced.
-        for group in self.group_names():
+        # The user's own group first: an account deleted from here on reaches this socket
+        # (accounts.services.account_delete), or connection_open below refuses it.
+        for group in [user_group(self.user.pk), *self.group_names()]:
             await self.channel_layer.group_add(group, self.channel_name)
             self._joined_groups.append(group)
         await database_sync_to_async(connection_open)(
@@ -292,6 +304,10 @@ class BaseConsumer(AsyncWebsocketConsumer):
         """Send a published event (common.events.publish) to the client as a frame of its type."""
         payload = {k: v for k, v in event.items() if k not in ("type", "event")}
         await self.send_json({"type": event["event"], **payload})
+
+    async def event_account_closed(self, event):
+        """The account was deleted (on whichever process): close now, not at the next refresh."""
+        await self._end(CLOSE_UNAUTHENTICATED)
 
     async def relay_frame(self, message):
         if message["sender_id"] != self.user.pk:

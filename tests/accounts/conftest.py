@@ -47,3 +47,16 @@ def tokens(db):
     )
     assert response.status_code == 200
     return user, response.json()["tokens"]
+
+
+@pytest.fixture
+def sent_mail(mailoutbox):
+    """`sent_mail()` is the list of mails sent so far, once the sending thread is done."""
+    from accounts.mail import wait_for_mail
+
+    def sent():
+        wait_for_mail()
+        return list(mailoutbox)
+
+    yield sent
+    wait_for_mail()  # nothing of this test may land in the next one's outbox

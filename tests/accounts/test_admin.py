@@ -86,3 +86,61 @@ def test_admin_edits_a_user(admin_client_):
     assert response.status_code == 302, response.content[:3000]
     user.refresh_from_db()
     assert (user.name, user.availability) == ("Renamed", "Mornings")
+
+
+def test_admin_deletes_an_account_from_the_users_page(admin_client_):
+    from tutoring import services as tutoring
+
+    user, other = UserFactory(), UserFactory()
+    session = tutoring.session_create(creator=other, invitee_id=user.pk)
+    page = admin_client_.get(f"/admin/accounts/user/{user.pk}/change/")
+    link = f"/admin/accounts/user/{user.pk}/delete-account/"
+    assert link.encode() in page.content
+    confirm = admin_client_.get(link)
+    assert confirm.status_code == 200 and user.email.encode() in confirm.content
+    assert User.objects.get(pk=user.pk).is_active  # asking is not doing
+    response = admin_client_.post(link)
+    assert response.status_code == 302
+    gone = User.objects.get(pk=user.pk)
+    assert (gone.email, gone.is_active) == (f"deleted-{user.pk}@invalid", False)
+    session.refresh_from_db()
+    assert session.status == "rejected"  # through the same service as DELETE users/me/
+    # A deleted account is a tombstone: view only, no second deletion, no link.
+    page = admin_client_.get(f"/admin/accounts/user/{user.pk}/change/")
+    assert page.status_code == 200 and link.encode() not in page.content
+    assert admin_client_.post(link).status_code == 403
+
+
+def test_admin_action_deletes_the_selected_accounts(admin_client_):
+    users = [UserFactory(), UserFactory()]
+    keep = UserFactory()
+    response = admin_client_.post(
+        "/admin/accounts/user/",
+        {"action": "delete_accounts", "_selected_action": [u.pk for u in users]},
+    )
+    assert response.status_code == 302
+    assert not User.objects.filter(pk__in=[u.pk for u in users], is_active=True).exists()
+    assert User.objects.filter(pk__in=[u.pk for u in users], deleted_at__isnull=False).count() == 2
+    assert User.objects.get(pk=keep.pk).is_active
+    call_command("ledger_check", verbosity=0)
+
+
+def test_staff_without_change_permission_cannot_delete_accounts(db):
+    staff = User.objects.create_user(email="staff@example.com", name="Staff", password="x", is_staff=True)
+    user = UserFactory()
+    client = Client()
+    client.force_login(staff)
+    assert client.post(f"/admin/accounts/user/{user.pk}/delete-account/").status_code == 403
+    assert User.objects.get(pk=user.pk).is_active
+
+
+def test_staff_who_may_only_view_users_cannot_run_the_delete_action(db):
+    from django.contrib.auth.models import Permission
+
+    staff = User.objects.create_user(email="viewer@example.com", name="Viewer", password="x", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_user"))
+    user = UserFactory()
+    client = Client()
+    client.force_login(staff)
+    client.post("/admin/accounts/user/", {"action": "delete_accounts", "_selected_action": [user.pk]})
+    assert User.objects.get(pk=user.pk).is_active

@@ -226,3 +226,39 @@ async def test_events_cross_between_two_server_processes(two_servers):
     finally:
         for sock in sockets:
             await sock.close()
+
+
+async def test_deleting_an_account_closes_its_sockets_on_every_process(two_servers):
+    from websockets.exceptions import ConnectionClosed
+
+    port_a, port_b = two_servers
+    leaving_id, leaving_token = _signup(port_a, 1)
+    _, watcher_token = _signup(port_a, 2)
+    sockets = []
+    try:
+        watcher = await _open(port_a, "/ws/presence/", watcher_token)
+        sockets.append(watcher)
+        await _expect(watcher, "online_users")
+        on_a = await _open(port_a, "/ws/presence/", leaving_token)
+        on_b = await _open(port_b, "/ws/presence/", leaving_token)
+        sockets += [on_a, on_b]
+        await _expect(watcher, "presence_update", status="online")
+        request = urllib.request.Request(  # noqa: S310
+            f"http://127.0.0.1:{port_a}/api/users/me/",
+            data=json.dumps({"password": "a-long-enough-passphrase-42"}).encode(),
+            method="DELETE",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {leaving_token}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            assert response.status == 204
+        # Well before the 30 s background refresh: the account_closed event reached both.
+        for sock in (on_a, on_b):
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(_expect(sock, "never"), WAIT)
+            assert closed.value.rcvd.code == 4001
+        offline = await _expect(watcher, "presence_update", status="offline")
+        assert offline["user"]["id"] == leaving_id
+        assert offline["user"]["name"] == f"Deleted user {leaving_id}"
+    finally:
+        for sock in sockets:
+            await sock.close()
