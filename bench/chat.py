@@ -158,7 +158,7 @@ async def _send(ws: ClientConnection, index: int, prefix: str, interval: float, 
         due += interval
 
 
-async def _chat(host, port, pairs, *, rate, seconds, drain, tag) -> ChatStats:
+async def run_chat_async(host, port, pairs, *, rate, seconds, drain, tag) -> ChatStats:
     stats = ChatStats(tag=tag, sockets=2 * len(pairs), offered_rate=rate, seconds=seconds)
     prefix = f"{tag} "
     sockets = await _connect_all(host, port, pairs, stats)
@@ -197,4 +197,4 @@ def run_chat(
     tag: str,
 ) -> ChatStats:
     """pairs: (session id, token of member 1, token of member 2). `tag` must have no spaces."""
-    return asyncio.run(_chat(host, port, pairs, rate=rate, seconds=seconds, drain=drain, tag=tag))
+    return asyncio.run(run_chat_async(host, port, pairs, rate=rate, seconds=seconds, drain=drain, tag=tag))

@@ -391,6 +391,7 @@ class started_server:
                 "server": self.server.label,
                 "workers": self.server.workers,
                 "phase": self.phase,
+                "port": self.server.port,
                 "peak_rss_mb": round(self.server.peak_rss / 2**20, 1),
             }
         )
