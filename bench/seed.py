@@ -25,8 +25,8 @@ def seed(*, users: int, posts: int, pairs: int, run_id: str) -> dict:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.db import transaction
+    from rest_framework_simplejwt.tokens import AccessToken
 
-    from accounts.services import tokens_for
     from learning.models import LearningPost
     from tutoring.services import session_create, session_respond
 
@@ -64,17 +64,31 @@ def seed(*, users: int, posts: int, pairs: int, run_id: str) -> dict:
 
     started = time.perf_counter()
     sessions = []
-    for k in range(min(pairs, users // 2)):
-        creator, invitee = created[2 * k], created[2 * k + 1]
-        session = session_create(creator=creator, invitee_id=invitee.pk)
-        session_respond(session_id=session.pk, user=invitee, decision="accept")
-        sessions.append([session.pk, 2 * k, 2 * k + 1])
+    with transaction.atomic():
+        for k in range(min(pairs, users // 2)):
+            creator, invitee = created[2 * k], created[2 * k + 1]
+            session = session_create(creator=creator, invitee_id=invitee.pk)
+            session_respond(session_id=session.pk, user=invitee, decision="accept")
+            sessions.append([session.pk, 2 * k, 2 * k + 1])
     timings["sessions_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    accounts = [{"id": u.pk, "email": u.email, "token": tokens_for(user=u)["access"]} for u in created]
+    # Access tokens only (signed, not stored): the benchmark never refreshes within a run.
+    accounts = [{"id": u.pk, "email": u.email, "token": str(AccessToken.for_user(u))} for u in created]
     timings["tokens_s"] = time.perf_counter() - started
+    # The grants went through the ledger service: the books must balance before anything runs.
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("ledger_check", stdout=out, stderr=err)
+        ledger = {"ok": True, "detail": out.getvalue().strip()}
+    except CommandError as exc:
+        ledger = {"ok": False, "detail": f"{exc} {err.getvalue()[-500:]}"}
     return {
+        "ledger_check": ledger,
         "password": PASSWORD,
         "users": accounts,
         "posts": len(rows),
