@@ -36,16 +36,16 @@ OPTIONS = [
     ("--posts", int, 10000, 400, "posts seeded"),
     ("--concurrency", int, 16, 2, "REST connections"),
     ("--rest-seconds", float, 5.0, 0.6, "seconds of load per REST endpoint"),
-    ("--chat-rate", float, 1000.0, 40.0, "offered chat messages per second (all sockets together)"),
+    ("--chat-rate", float, 1000.0, 20.0, "offered chat messages per second (all sockets together)"),
     ("--chat-pairs", int, 100, 4, "sessions in the chat scenario (two sockets each)"),
     ("--chat-seconds", float, 10.0, 2.0, "seconds of sending"),
-    ("--drain-seconds", float, 15.0, 4.0, "how long to wait for late deliveries after sending stops"),
-    ("--high-rate", float, 1250.0, 60.0, "first offered rate of the high-load sweep"),
+    ("--drain-seconds", float, 15.0, 8.0, "how long to wait for late deliveries after sending stops"),
+    ("--high-rate", float, 1250.0, 30.0, "first offered rate of the high-load sweep"),
     ("--high-pairs", int, 250, 6, "sessions in the high-load sweep (two sockets each)"),
-    ("--sweep-seconds", float, 8.0, 1.5, "seconds of sending per sweep step"),
+    ("--sweep-seconds", float, 8.0, 1.0, "seconds of sending per sweep step"),
     ("--sweep-steps", int, 4, 1, "at most this many rates in the sweep"),
     ("--p99-target-ms", float, 100.0, 100.0, "the sweep looks for the highest rate with p99 below this"),
-    ("--time-budget", float, 450.0, 25.0, "seconds after which no optional step (sweep rates) starts"),
+    ("--time-budget", float, 420.0, 25.0, "seconds after which no optional step (sweep rates) starts"),
 ]
 
 
