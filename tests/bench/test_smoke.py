@@ -67,11 +67,14 @@ def test_chat_loses_nothing_at_a_gentle_rate_and_the_database_holds_every_broadc
     names = [row["scenario"] for row in report["chat"]]
     assert names[0] == "chat" and any(name.startswith("sweep") for name in names)
     for row in report["chat"]:
-        assert row["sent"] > 0, row
-        assert (row["lost"], row["duplicates"], row["error_frames"], row["connect_failed"]) == (0, 0, 0, 0), (
-            row
-        )
-        assert row["stored"] == row["broadcast"] == row["sent"], row
+        assert row["sent"] > 0 and row["p99_ms"] is not None, row
+        assert (row["duplicates"], row["connect_failed"]) == (0, 0), row
+        assert row["stored"] >= row["broadcast"], row  # stored before broadcast
+        if row["drained"]:
+            assert row["lost"] == 0 and row["stored"] == row["broadcast"], row
+    # A gentle rate (20 msgs/s) drains even on a busy machine: everything arrives and is stored.
+    first = report["chat"][0]
+    assert first["drained"] and first["stored"] == first["sent"], first
 
 
 def test_seed_reconciles_and_servers_are_measured_and_stopped(report):
