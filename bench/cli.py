@@ -78,6 +78,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only", choices=["run", "serve"], help="measure only this configuration (quick mode picks one)"
     )
     parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="JSON",
+        help="print the tables of an earlier run's JSON as Markdown (for docs/bench.md) and exit",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=REPO_ROOT / "bench-results" / "latest.json",
@@ -515,12 +521,27 @@ SERVER_COLUMNS = [
 ]
 
 
+def scaling_lines(rows: list[dict]) -> list[str]:
+    """Per endpoint of the process sweep: req/s at each worker count relative to one worker."""
+    by_name: dict[str, dict[int, float]] = {}
+    for row in rows:
+        if row["config"] == "serve" and row["rps"]:
+            by_name.setdefault(row["name"], {})[row["workers"]] = row["rps"]
+    lines = []
+    for name, rates in by_name.items():
+        if len(rates) > 1 and 1 in rates:
+            ratios = ", ".join(f"{w} workers {rates[w] / rates[1]:.2f}x" for w in sorted(rates) if w != 1)
+            lines.append(f"process sweep, {name}: {ratios} the req/s of 1 worker")
+    return ["\n".join(lines)] if lines else []
+
+
 def tables(run: Run, markdown: bool = False) -> str:
     parts = [
         format_table(run.rest, REST_COLUMNS, markdown),
         format_table(run.chat, CHAT_COLUMNS, markdown),
         format_table(run.servers, SERVER_COLUMNS, markdown),
     ]
+    parts += scaling_lines(run.rest)
     for s in run.sweeps:
         best = s["highest_passing_rate"]
         verdict = (
@@ -565,8 +586,25 @@ def _stop_everything(run: Run):
     run.live.clear()
 
 
+def markdown(path: Path) -> str:
+    report = json.loads(path.read_text())
+    run = Run(argparse.Namespace(time_budget=0))
+    for key in ("rest", "chat", "sweeps", "servers", "checks", "notes"):
+        setattr(run, key, report.get(key, []))
+    machine = report["machine"]
+    head = (
+        f"{report['date']}, commit {report['git_commit']}{' (dirty)' if report['git_dirty'] else ''}, "
+        f"{machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}, "
+        f"{report['duration_s']} s, load average at the end {machine['loadavg_at_end'][0]:.1f}"
+    )
+    return head + "\n\n" + tables(run, markdown=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.markdown:
+        print(markdown(args.markdown))
+        return 0
     run = Run(args)
     atexit.register(_stop_everything, run)
 

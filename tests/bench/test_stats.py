@@ -1,3 +1,4 @@
+import json
 import os
 
 import pytest
@@ -105,3 +106,39 @@ def test_a_sweep_step_passes_only_when_fast_complete_and_unrefused():
     assert not cli.passes({**good, "lost": 1}, 100)
     assert not cli.passes({**good, "error_frames": 3}, 100)
     assert not cli.passes({**good, "p99_ms": None}, 100)
+
+
+def test_process_sweep_is_summarised_relative_to_one_worker():
+    rows = [
+        {"config": "serve", "name": "GET /api/users/me/", "workers": 1, "rps": 100.0},
+        {"config": "serve", "name": "GET /api/users/me/", "workers": 2, "rps": 180.0},
+        {"config": "run", "name": "GET /api/users/me/", "workers": 1, "rps": 999.0},
+    ]
+
+    assert cli.scaling_lines(rows) == [
+        "process sweep, GET /api/users/me/: 2 workers 1.80x the req/s of 1 worker"
+    ]
+
+
+def test_an_earlier_json_prints_as_markdown_tables(tmp_path):
+    report = {
+        "date": "2026-12-01T10:00:00+00:00",
+        "git_commit": "abc1234",
+        "git_dirty": False,
+        "duration_s": 300.0,
+        "machine": {"cpus": 2, "platform": "Linux", "python": "3.11.7", "loadavg_at_end": [1.0, 1.0, 1.0]},
+        "rest": [{"name": "GET /api/users/me/", "config": "run", "workers": 1, "rps": 50.0, "x_floor": 2.0}],
+        "chat": [],
+        "sweeps": [],
+        "servers": [],
+        "checks": [{"config": "run", "check": "ledger_check at the end", "ok": True, "detail": "OK"}],
+        "notes": [],
+    }
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps(report))
+
+    text = cli.markdown(path)
+
+    assert text.startswith("2026-12-01T10:00:00+00:00, commit abc1234, 2 CPUs")
+    assert "| GET /api/users/me/ | run | 1 | 50.0 | - | - | - | - | 2.0 |" in text
+    assert "run: ledger_check at the end: ok (OK)" in text
