@@ -96,16 +96,25 @@ async def _open(url: str, origin: str) -> ClientConnection:
     )
 
 
-async def _connect_all(host: str, port: int, pairs: list[tuple[int, str, str]], stats: ChatStats):
-    """[(socket index, connection or None)] for both members of every session, 2k and 2k+1."""
+async def _connect_all(
+    host: str, port: int, pairs: list[tuple[int, str, str]], stats: ChatStats, budget: float
+):
+    """The connections (None where it failed) of both members of every session, 2k and 2k+1.
+    No handshake starts after `budget` seconds: a server that slow fails the scenario, not the run."""
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     origin = f"http://{host}:{port}"
+    deadline = time.perf_counter() + budget
 
     async def one(index: int, session_id: int, token: str):
         async with gate:
             for attempt in range(CONNECT_ATTEMPTS):
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    stats.closed_codes["connect budget used up"] += 1
+                    break
                 try:
-                    return await _open(f"ws://{host}:{port}/ws/chat/{session_id}/?token={token}", origin)
+                    url = f"ws://{host}:{port}/ws/chat/{session_id}/?token={token}"
+                    return await asyncio.wait_for(_open(url, origin), timeout=max(left, 1.0))
                 except (WebSocketException, OSError, TimeoutError) as exc:
                     kind = exc.response.status_code if isinstance(exc, InvalidStatus) else type(exc).__name__
                     stats.closed_codes[f"connect {kind}"] += 1
@@ -167,10 +176,10 @@ async def _send(ws: ClientConnection, index: int, prefix: str, interval: float, 
         due += interval
 
 
-async def run_chat_async(host, port, pairs, *, rate, seconds, drain, tag) -> ChatStats:
+async def run_chat_async(host, port, pairs, *, rate, seconds, drain, tag, connect_budget=60.0) -> ChatStats:
     stats = ChatStats(tag=tag, sockets=2 * len(pairs), offered_rate=rate, seconds=seconds)
     prefix = f"{tag} "
-    sockets = await _connect_all(host, port, pairs, stats)
+    sockets = await _connect_all(host, port, pairs, stats, connect_budget)
     live = [(i, ws) for i, ws in enumerate(sockets) if ws is not None]
     # Only complete pairs send: a message whose other member never connected can't be delivered.
     senders = [(i, ws) for i, ws in live if sockets[i ^ 1] is not None]
@@ -206,6 +215,11 @@ def run_chat(
     seconds: float,
     drain: float,
     tag: str,
+    connect_budget: float = 60.0,
 ) -> ChatStats:
     """pairs: (session id, token of member 1, token of member 2). `tag` must have no spaces."""
-    return asyncio.run(run_chat_async(host, port, pairs, rate=rate, seconds=seconds, drain=drain, tag=tag))
+    return asyncio.run(
+        run_chat_async(
+            host, port, pairs, rate=rate, seconds=seconds, drain=drain, tag=tag, connect_budget=connect_budget
+        )
+    )

@@ -40,6 +40,7 @@ OPTIONS = [
     ("--chat-pairs", int, 100, 4, "sessions in the chat scenario (two sockets each)"),
     ("--chat-seconds", float, 10.0, 2.0, "seconds of sending"),
     ("--drain-seconds", float, 15.0, 8.0, "how long to wait for late deliveries after sending stops"),
+    ("--connect-seconds", float, 45.0, 15.0, "no chat handshake starts after this long"),
     ("--high-rate", float, 1250.0, 30.0, "first offered rate of the high-load sweep"),
     ("--high-pairs", int, 250, 6, "sessions in the high-load sweep (two sockets each)"),
     ("--sweep-seconds", float, 8.0, 1.0, "seconds of sending per sweep step"),
@@ -285,6 +286,7 @@ def chat_phase(
         seconds=seconds,
         drain=run.args.drain_seconds,
         tag=tag,
+        connect_budget=run.args.connect_seconds,
     )
     row = {"config": config, "server": server.label, "workers": server.workers, "scenario": label}
     row.update(stats.summary())

@@ -50,12 +50,19 @@ class FakeChat:
             group.discard(ws)
 
 
-async def _run(fake: FakeChat, *, pairs=2, rate=80.0, seconds=0.5, drain=1.0):
-    async with serve(fake.handler, "127.0.0.1", 0) as server:
+async def _run(fake: FakeChat, *, pairs=2, rate=80.0, seconds=0.5, drain=1.0, connect_budget=10.0, **kwargs):
+    async with serve(fake.handler, "127.0.0.1", 0, **kwargs) as server:
         port = server.sockets[0].getsockname()[1]
         sessions = [(k + 1, f"a{k}", f"b{k}") for k in range(pairs)]
         return await run_chat_async(
-            "127.0.0.1", port, sessions, rate=rate, seconds=seconds, drain=drain, tag="t-1"
+            "127.0.0.1",
+            port,
+            sessions,
+            rate=rate,
+            seconds=seconds,
+            drain=drain,
+            tag="t-1",
+            connect_budget=connect_budget,
         )
 
 
@@ -90,3 +97,14 @@ async def test_latency_counts_the_time_a_message_waited_at_a_stalled_server():
     # Every message was due before the server read anything; the wait is in each one's latency,
     # measured from the due time the message text carries.
     assert stats["p50_ms"] > 300
+
+
+async def test_a_server_too_slow_to_accept_fails_the_scenario_within_the_connect_budget():
+    async def slow_handshake(_connection, _request):
+        await asyncio.sleep(3)
+
+    stats = (await _run(FakeChat(), connect_budget=0.5, process_request=slow_handshake)).summary()
+
+    assert stats["connect_s"] < 2.5  # gave up instead of waiting out the 3 s handshakes
+    assert stats["connect_failed"] == 4
+    assert stats["sent"] == 0 and stats["lost"] == 0
