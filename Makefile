@@ -37,7 +37,7 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 
 bench: $(VENV)/.dev-installed
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 check-deploy: $(VENV)/.runtime-installed
 	DEBUG=False SECRET_KEY=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(64))") \

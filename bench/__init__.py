@@ -1,4 +1,4 @@
-"""`make bench`: a bounded load test of the REST and WebSocket paths against a throwaway server.
+"""`make bench`: load (not one user) on the REST and WebSocket paths of throwaway servers.
 
 Run `python -m bench --help` for the options; docs/bench.md explains what is measured.
 """

@@ -6,6 +6,7 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
+from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -84,3 +85,22 @@ class HealthView(APIView):
 def api_not_found(request, *args, **kwargs):
     """Unknown paths under /api/ answer in JSON like every other API error."""
     return Response({"detail": "Not found."}, status=404)
+
+
+# Shaped like a page of posts (20 items), built once: the view costs only Django itself.
+_FLOOR_PAGE = {
+    "count": 20,
+    "next": None,
+    "previous": None,
+    "results": [
+        {"id": i, "topic_to_learn": f"topic {i}", "topic_to_teach": "python", "is_completed": False}
+        for i in range(1, 21)
+    ],
+}
+
+
+def bench_floor(request):
+    """The benchmark's floor: what any request costs through this server and middleware.
+
+    Routed only with BENCH_FLOOR_VIEW=True (see linklearn/urls.py)."""
+    return JsonResponse(_FLOOR_PAGE)

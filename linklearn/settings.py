@@ -243,6 +243,10 @@ WS_RATE_WINDOW = env.int("WS_RATE_WINDOW", default=10)
 WS_USER_RATE_LIMIT = env.int("WS_USER_RATE_LIMIT", default=60)
 WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)
 
+# `make bench` only: /api/bench/floor/, a constant 20-item JSON through the full middleware
+# stack, the floor the REST paths are measured against. `check --deploy` fails while it is on.
+BENCH_FLOOR_VIEW = env.bool("BENCH_FLOOR_VIEW", default=False)
+
 # --- Production hardening -------------------------------------------------------------------
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

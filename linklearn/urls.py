@@ -1,8 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from common.views import api_not_found
+from common.views import api_not_found, bench_floor
 
 api = [
     path("", include("common.urls")),
@@ -19,6 +20,10 @@ api = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^.*$", api_not_found, name="api-not-found"),
 ]
+
+if settings.BENCH_FLOOR_VIEW:
+    # Routed only when the benchmark turns it on, so a production process has no such path.
+    api.insert(0, path("bench/floor/", bench_floor, name="bench-floor"))
 
 urlpatterns = [
     path("admin/", admin.site.urls),
