@@ -91,13 +91,37 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Connections are kept between requests (None: for ever); each server thread holds one (see
+# common.asgi_http). DB_POOL_MAX_SIZE > 0 on PostgreSQL uses psycopg's pool instead.
+DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=None)
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite allows one writer at a time: wait for the lock instead of failing at once, and
-    # take it at the start of a transaction so two writers cannot deadlock on an upgrade.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    # SQLite allows one writer at a time: wait for the lock (busy timeout, seconds) instead of
+    # failing at once, and take it at the start of a transaction so two writers cannot deadlock
+    # on an upgrade. WAL lets readers go on while a writer commits; synchronous=NORMAL is
+    # durable across a process crash (not a power cut), and commits no longer wait for fsync.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env.float("SQLITE_BUSY_TIMEOUT", default=20.0),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
+elif DB_POOL_MAX_SIZE > 0:
+    # The pool hands a connection to whichever thread asks; Django returns it after each request.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": 10,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
+    # A kept connection is checked once per request, so a restarted database costs no 500.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Threads per server process that run Django's (synchronous) views; each keeps a connection.
+HTTP_THREADS = env.int("HTTP_THREADS", default=4)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
