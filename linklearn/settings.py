@@ -91,25 +91,27 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-# Connections are kept between requests (None: for ever); each server thread holds one (see
-# common.asgi_http). DB_POOL_MAX_SIZE > 0 on PostgreSQL uses psycopg's pool instead.
+# Connections outlive requests. SQLite: each server thread keeps its own (common.asgi_http),
+# DB_CONN_MAX_AGE seconds (unset: for ever). PostgreSQL: psycopg's pool of DB_POOL_MAX_SIZE
+# connections per process, shared by every thread; DB_POOL_MAX_SIZE=0 keeps one connection per
+# thread instead, like SQLite, checked with a query at each request.
 DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=None)
-DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite allows one writer at a time: wait for the lock (busy timeout, seconds) instead of
     # failing at once, and take it at the start of a transaction so two writers cannot deadlock
-    # on an upgrade. WAL lets readers go on while a writer commits; synchronous=NORMAL is
-    # durable across a process crash (not a power cut), and commits no longer wait for fsync.
+    # on an upgrade. WAL lets readers go on while a writer commits (and the other way round).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": env.float("SQLITE_BUSY_TIMEOUT", default=20.0),
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": "PRAGMA journal_mode=WAL;",
         }
     )
     DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
 elif DB_POOL_MAX_SIZE > 0:
-    # The pool hands a connection to whichever thread asks; Django returns it after each request.
+    # Measured faster than kept connections (docs/bench.md): no health-check query per request.
+    # Django hands a connection back to the pool at the end of each request.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": min(2, DB_POOL_MAX_SIZE),
         "max_size": DB_POOL_MAX_SIZE,
@@ -120,7 +122,7 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
     # A kept connection is checked once per request, so a restarted database costs no 500.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Threads per server process that run Django's (synchronous) views; each keeps a connection.
+# Threads per server process that run Django's (synchronous) views (common.asgi_http).
 HTTP_THREADS = env.int("HTTP_THREADS", default=4)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
