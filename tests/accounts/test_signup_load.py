@@ -6,12 +6,13 @@ password was hashed, and signups queued behind each other until the lock timeout
 
 import http.client
 import json
+import os
 import threading
 import time
 
 import pytest
 
-from bench.server import BenchServer
+from bench.server import Backend, BenchServer, default_server
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +38,15 @@ def test_forty_concurrent_signups_never_500():
     statuses = [None] * len(people)
     barrier = threading.Barrier(len(people))
 
-    with BenchServer() as server:
+    # The suite's configuration: a fresh SQLite file served by `make run`, or (PostgreSQL pass) a
+    # fresh PostgreSQL database + Redis served by `make serve`'s processes.
+    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    shape = "serve" if database_url and database_url.startswith("postgres") and redis_url else "run"
+    backend = Backend(database_url=database_url, redis_url=redis_url if shape == "serve" else None)
+    with (
+        backend,
+        BenchServer(backend, server=default_server(shape), workers=2 if shape == "serve" else 1) as server,
+    ):
 
         def run(i):
             barrier.wait(timeout=30)
