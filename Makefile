@@ -4,8 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# `make serve`: server processes on one port, one per core unless told otherwise.
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+# granian was the fastest of the servers compared in docs/bench.md ("Choosing the server").
+# asginl: plain ASGI without the lifespan protocol, which Channels' router does not speak.
+GRANIAN = $(BIN)/granian --interface asginl --host $(HOST) --port $(PORT) --log-level warning --loop uvloop
 
-.PHONY: run test lint format migrate bench check-deploy clean
+.PHONY: run serve test lint format migrate bench check-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +27,18 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 migrate: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput
 
+# One process: the embedded default (SQLite in WAL mode, in-memory channel layer) needs no more.
 run: migrate
-	$(BIN)/daphne -b $(HOST) -p $(PORT) linklearn.asgi:application
+	$(GRANIAN) --workers 1 linklearn.asgi:application
+
+# The production shape: WORKERS processes sharing PostgreSQL (DATABASE_URL) and Redis (REDIS_URL),
+# which carry presence, chat and session events from one process to another.
+serve: $(VENV)/.runtime-installed
+	@case "$$DATABASE_URL" in postgres://*|postgresql://*) ;; \
+		*) echo "make serve needs DATABASE_URL=postgres://... (several processes share it)"; exit 2;; esac
+	@test -n "$$REDIS_URL$$REDIS_HOST" || { echo "make serve needs REDIS_URL (the channel layer shared by the processes)"; exit 2; }
+	$(BIN)/python manage.py migrate --noinput
+	$(GRANIAN) --workers $(WORKERS) --respawn-failed-workers linklearn.asgi:application
 
 test: $(VENV)/.dev-installed
 	$(BIN)/pytest

@@ -19,11 +19,12 @@ class UserManager(BaseUserManager):
     def get_by_natural_key(self, email):
         return self.get(email__iexact=email)
 
-    def create_user(self, email, name, password=None, **extra):
+    def create_user(self, email, name, password=None, *, password_hash: str | None = None, **extra):
         """Create a user together with their ledger account and signup grant.
 
         Every way of creating a user (signup, `createsuperuser`, the admin) goes through here, so
-        no user can exist without an account to hold credits.
+        no user can exist without an account to hold credits. `password_hash` (from
+        make_password) instead of `password` lets a caller hash before opening a transaction.
         """
         # Imported here: ledger refers to the user model, so a module-level import would cycle.
         from ledger.services import account_open_with_signup_grant
@@ -34,7 +35,10 @@ class UserManager(BaseUserManager):
         if not name:
             raise ValueError("Users need a name.")
         user = self.model(email=email, name=name, **extra)
-        user.set_password(password)
+        if password_hash is not None:
+            user.password = password_hash
+        else:
+            user.set_password(password)
         with transaction.atomic(using=self._db):
             user.save(using=self._db)
             account_open_with_signup_grant(user=user)

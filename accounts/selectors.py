@@ -16,13 +16,15 @@ def users_public() -> QuerySet[User]:
     return User.objects.filter(is_active=True).annotate(is_online=online_annotation(), **rating_annotations())
 
 
-def user_me(*, user_id: int) -> User:
-    """The caller with credits, presence and ratings, in one query."""
-    return (
-        User.objects.select_related("ledger_account")
-        .annotate(is_online=online_annotation(), **rating_annotations())
-        .get(pk=user_id)
+def users_me() -> QuerySet[User]:
+    """Users with credits, presence and ratings: what `users/me` shows, in one query."""
+    return User.objects.select_related("ledger_account").annotate(
+        is_online=online_annotation(), **rating_annotations()
     )
+
+
+def user_me(*, user_id: int) -> User:
+    return users_me().get(pk=user_id)
 
 
 def users_search(*, query: str = "") -> QuerySet[User]:

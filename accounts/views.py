@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from common.idempotency import idempotent
 
 from . import selectors, services
+from .authentication import profile_jwt_authentication
 from .serializers import (
     AuthResultSerializer,
     DetailSerializer,
@@ -191,9 +192,13 @@ class PasswordResetConfirmView(PublicEndpoint):
 
 
 class MeView(APIView):
+    def get_authenticators(self):
+        # The caller comes loaded with everything MeSerializer shows: one query per GET.
+        return [profile_jwt_authentication()]
+
     @extend_schema(responses={200: MeSerializer})
     def get(self, request):
-        return Response(MeSerializer(selectors.user_me(user_id=request.user.pk)).data)
+        return Response(MeSerializer(request.user).data)
 
     @extend_schema(
         request=MeUpdateSerializer,

@@ -2,19 +2,23 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linklearn.settings")
 
 # Django must be set up before anything imports models.
-django_http = get_asgi_application()
+django.setup(set_prefix=False)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from common.asgi_http import DjangoHTTP  # noqa: E402
 from common.asgi_limits import BodySizeLimit  # noqa: E402
 from realtime.middleware import JWTAuthMiddleware  # noqa: E402
 from realtime.origin import origin_checked  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+django_http = DjangoHTTP(threads=settings.HTTP_THREADS)
 
 application = ProtocolTypeRouter(
     {

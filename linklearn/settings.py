@@ -91,16 +91,50 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Connections outlive requests. SQLite: each server thread keeps its own (common.asgi_http),
+# DB_CONN_MAX_AGE seconds (unset: for ever). PostgreSQL: psycopg's pool of DB_POOL_MAX_SIZE
+# connections per process, shared by every thread; DB_POOL_MAX_SIZE=0 keeps one connection per
+# thread instead, like SQLite, checked with a query at each request.
+DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=None)
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite allows one writer at a time: wait for the lock instead of failing at once, and
-    # take it at the start of a transaction so two writers cannot deadlock on an upgrade.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    # SQLite allows one writer at a time: wait for the lock (busy timeout, seconds) instead of
+    # failing at once, and take it at the start of a transaction so two writers cannot deadlock
+    # on an upgrade. WAL lets readers go on while a writer commits (and the other way round).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env.float("SQLITE_BUSY_TIMEOUT", default=20.0),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
+    )
+    DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
+elif DB_POOL_MAX_SIZE > 0:
+    # Measured faster than kept connections (docs/bench.md): no health-check query per request.
+    # Django hands a connection back to the pool at the end of each request.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": 10,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
+    # A kept connection is checked once per request, so a restarted database costs no 500.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Threads per server process that run Django's (synchronous) views (common.asgi_http).
+HTTP_THREADS = env.int("HTTP_THREADS", default=4)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+
+# New passwords are hashed with Argon2id (accounts.hashers); PBKDF2 hashes made before still
+# verify and are re-hashed with Argon2id at the user's next login.
+PASSWORD_HASHERS = [
+    "accounts.hashers.Argon2idHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {

@@ -30,6 +30,21 @@ def test_me_shows_every_field(user, client_for):
     assert body["availability"] == "Evenings"
 
 
+def test_me_is_one_query_with_authentication(user, client_for):
+    review(user, 5)
+    client = client_for(user)
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(ME).json()
+    assert body["total_reviews"] == 1
+    assert len(queries) == 1
+
+
+def test_me_of_a_deactivated_user_is_401(user, client_for):
+    client = client_for(user)
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert client.get(ME).status_code == 401
+
+
 def test_me_average_rating_is_a_number_rounded_to_two_places(user, client_for):
     for rating in (5, 4, 4):
         review(user, rating)

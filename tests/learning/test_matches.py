@@ -139,3 +139,17 @@ def test_matches_need_authentication(api_client):
 
 def test_matches_is_read_only(client_for, user):
     assert client_for(user).post(URL, {}).status_code == 405
+
+
+def test_many_topics_of_mine_still_match(client_for, user, settings):
+    # Past MATCH_TOPICS_INLINE_MAX topics the query switches to subqueries; same answers.
+    from learning.selectors import MATCH_TOPICS_INLINE_MAX
+
+    for i in range(MATCH_TOPICS_INLINE_MAX + 1):
+        LearningPostFactory(creator=user, topic_to_learn=f"topic {i}", topic_to_teach="Guitar")
+    barter = offer("TOPIC 7", learn="guitar")
+    one_way = offer("topic 42")
+    offer("Cooking")
+    found = results(client_for(user))
+    assert [post["id"] for post in found] == [barter.id, one_way.id]
+    assert [post["is_two_way"] for post in found] == [True, False]

@@ -1,0 +1,49 @@
+"""Page counts of long lists are reused for a few seconds; short lists are always exact."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+import common.pagination
+from tests.factories import LearningPostFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _list(client, **params):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/posts/", params)
+    assert response.status_code == 200
+    return response.json(), len(queries)
+
+
+def test_a_long_lists_count_is_reused_and_its_page_is_fresh(client_for, user, other_user, monkeypatch):
+    monkeypatch.setattr(common.pagination, "COUNT_CACHE_MIN_ROWS", 3)
+    LearningPostFactory.create_batch(3)
+    client = client_for(user)
+    first, counted = _list(client)
+    newest = LearningPostFactory()
+    second, reused = _list(client, page=1)
+    assert first["count"] == second["count"] == 3  # at most COUNT_CACHE_SECONDS old
+    assert second["results"][0]["id"] == newest.id  # the page itself is read fresh
+    assert reused == counted - 1  # no count query
+    # Another user, or another filter, counts for itself.
+    assert _list(client_for(other_user))[0]["count"] == 4
+    assert _list(client, topic=newest.topic_to_learn)[0]["count"] == 1
+
+
+def test_a_short_lists_count_is_always_exact(client_for, user):
+    client = client_for(user)
+    LearningPostFactory.create_batch(2)
+    assert _list(client)[0]["count"] == 2
+    LearningPostFactory()
+    assert _list(client)[0]["count"] == 3
+
+
+def test_an_unreachable_cache_falls_back_to_counting(client_for, user, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(common.pagination.cache, "get", down)
+    LearningPostFactory.create_batch(2)
+    assert _list(client_for(user))[0]["count"] == 2
