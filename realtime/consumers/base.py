@@ -154,7 +154,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
         try:
             await database_sync_to_async(connection_close)(connection_id=self.channel_name)
             # The moment they left is the last moment they were present in the session.
-            await database_sync_to_async(self.touch_session)()
+            await database_sync_to_async(self.touch_session)(leaving=True)
             await self.on_disconnected()
         except Exception:  # a failing cleanup must not take the worker down; expiry finishes it
             logger.exception("cleanup of %s failed", self.channel_name)
@@ -181,9 +181,9 @@ class BaseConsumer(AsyncWebsocketConsumer):
     async def on_disconnected(self) -> None:
         pass
 
-    def touch_session(self) -> None:
+    def touch_session(self, *, leaving: bool = False) -> None:
         """Runs in a worker thread on connect, on every refresh and on leaving: a consumer bound
-        to a session marks the user present in it there."""
+        to a session marks the user present in it there (always written when `leaving`)."""
 
     # --- keeping the connection alive in the shared store ---------------------------------
 
