@@ -25,6 +25,8 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
+from .outages import UNREACHABLE
+
 logger = logging.getLogger(__name__)
 
 # How long counting stays local after Redis failed, before it is tried again. Short, so the
@@ -34,7 +36,6 @@ RETRY_SECONDS = 2.0
 # Redis is on the local network: an answer takes milliseconds, and a hung one must not hold a
 # login or a frame for long before the local store takes over.
 REDIS_TIMEOUT_SECONDS = 1.0
-UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 # Decrement only a counter that still exists: a window that ended meanwhile stays gone instead of
 # coming back as -1 with no expiry.
