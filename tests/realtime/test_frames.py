@@ -1,6 +1,7 @@
 import pytest
 import redis.exceptions
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from django.db import OperationalError
 
 from presence.models import Connection
@@ -99,7 +100,7 @@ async def test_a_failure_while_opening_closes_only_that_socket(monkeypatch):
     "where, error",
     [
         ("realtime.consumers.base.connection_open", OperationalError("could not connect to server")),
-        ("channels.layers.InMemoryChannelLayer.group_add", redis.exceptions.ConnectionError("refused")),
+        ("group_add", redis.exceptions.ConnectionError("refused")),
     ],
 )
 async def test_an_unreachable_service_refuses_new_sockets_with_1013_not_an_auth_error(
@@ -110,7 +111,10 @@ async def test_an_unreachable_service_refuses_new_sockets_with_1013_not_an_auth_
     def unreachable(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(where, unreachable)
+    if where == "group_add":  # the channel layer in use (Redis in the services pass) fails
+        monkeypatch.setattr(get_channel_layer(), "group_add", unreachable)
+    else:
+        monkeypatch.setattr(where, unreachable)
     s = Socket("/ws/presence/", user=user)
     assert await s.comm.connect(timeout=5) == (True, None)
     assert await s.close_code() == 1013  # try again later
