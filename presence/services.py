@@ -10,7 +10,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,6 +33,12 @@ from .selectors import (
 )
 
 _process_id: tuple[int, str] | None = None
+_last_beat: datetime | None = None  # when this process last beat, by its own clock
+
+
+def beat_interval() -> timedelta:
+    """Four beats per PRESENCE_PROCESS_TIMEOUT: a stall of a beat or two is not death."""
+    return settings.PRESENCE_PROCESS_TIMEOUT / 4
 
 
 def this_process() -> str:
@@ -47,8 +53,11 @@ def this_process() -> str:
 def process_beat(*, process_id: str | None = None, now=None) -> None:
     """This process is alive: one UPDATE, or an INSERT the first time (or after a sweep took a
     stalled process for dead and forgot it)."""
+    global _last_beat
     now = now or timezone.now()
     process_id = process_id or this_process()
+    if process_id == this_process():
+        _last_beat = now
     if ServerProcess.objects.filter(pk=process_id, beat_at__lt=now).update(beat_at=now):
         return
     if ServerProcess.objects.filter(pk=process_id).exists():
@@ -81,6 +90,14 @@ def _lock_user(user_id: int):
 
 def _announce(user, status: str) -> None:
     publish(PRESENCE_GROUP, "presence_update", {"user": public_user(user), "status": status})
+
+
+def process_beat_if_due(*, now=None) -> None:
+    """Beat unless this process beat within the beat interval: called on socket activity, so a
+    stalled beat loop (or a frozen clock in a test) can't make live connections look dead."""
+    now = now or timezone.now()
+    if _last_beat is None or now - _last_beat >= beat_interval():
+        process_beat(now=now)
 
 
 def _drop_dead(user_id: int, now) -> list[dict]:

@@ -19,8 +19,9 @@ _task: asyncio.Task | None = None
 
 
 def beat_interval_seconds() -> float:
-    """Four beats per PRESENCE_PROCESS_TIMEOUT: a stall of a beat or two is not death."""
-    return settings.PRESENCE_PROCESS_TIMEOUT.total_seconds() / 4
+    from presence.services import beat_interval
+
+    return beat_interval().total_seconds()
 
 
 def presence_sweep(*, now=None) -> int:

@@ -24,6 +24,7 @@ from presence.services import (
     connection_close,
     connection_open,
     connections_refresh,
+    process_beat_if_due,
 )
 
 from .. import frames
@@ -226,6 +227,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
         """False (and nothing refreshed) when the user was deactivated or deleted meanwhile."""
         if not get_user_model().objects.filter(pk=self.user.pk, is_active=True).exists():
             return False
+        process_beat_if_due()
         missing = connections_refresh(connection_ids=[self.channel_name])
         if missing:
             # A sweep expired us (this process stalled past the TTL): register again, which
