@@ -170,13 +170,15 @@ async def test_a_server_killed_during_settlements_leaves_a_clean_ledger_and_its_
             killed_at = time.monotonic()
             answers = [f.result() for f in ends]
         assert any(a is not None and a[0] == 200 for a in answers)
+        assert any(a is None for a in answers)  # some were cut off by the kill
 
         # The survivor notices within 15 s; the user with a live tab on it stays online.
         offline = await expect(
             watch, "presence_update", timeout=15 - (time.monotonic() - killed_at), status="offline"
         )
         assert offline["user"]["id"] == victim.pk
-        assert time.monotonic() - killed_at < 15
+        noticed_after = time.monotonic() - killed_at
+        assert noticed_after < 15, f"offline announced {noticed_after:.1f}s after the kill"
         try:
             extra = await expect(watch, "presence_update", timeout=1)
         except TimeoutError:
