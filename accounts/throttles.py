@@ -2,7 +2,8 @@
 
 Rates come from REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] and are read on every request (not
 frozen at import like DRF's own throttles), so a changed setting applies at once. Counters live in
-the Django cache, which is Redis when configured, so every server process shares them.
+common.counters: in Redis when configured, so every server process shares them, and in the process
+while Redis is unreachable, so an outage limits per process instead of refusing every sign-in.
 
 Every request takes its place in a counter with one atomic increment *before* the work it is
 limited for, and is refused if that place is past the limit. Reading the count first and writing
@@ -10,17 +11,15 @@ it after (as DRF's SimpleRateThrottle does, and as a count of failures recorded 
 password check would) lets any number of parallel requests read "under the limit" together.
 """
 
-import contextlib
 import hashlib
 import re
 import time
 from dataclasses import dataclass
 
-from django.core.cache import cache
-from rest_framework import status
-from rest_framework.exceptions import APIException
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
+
+from common import counters
 
 from .models import User
 
@@ -65,42 +64,6 @@ def _window(scope: str, ident: str) -> _Window | None:
     return _Window(prefix=f"throttle:{scope}:{ident}", limit=limit, seconds=seconds)
 
 
-class CountersUnavailable(APIException):
-    """The shared cache holding the counters can't be reached.
-
-    We refuse (503) rather than let requests through uncounted: an outage must not open the door
-    to unlimited password guessing or signups.
-    """
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "Temporarily unavailable. Please try again in a moment."
-    default_code = "service_unavailable"
-
-
-def _take(key: str, seconds: int) -> int:
-    """Adds one to the counter at `key` and returns the new count, atomically.
-
-    add() only creates a missing key and incr() is atomic, in Redis across processes and in the
-    local-memory cache within one.
-    """
-    try:
-        while True:
-            if cache.add(key, 1, timeout=seconds):
-                return 1
-            try:
-                return cache.incr(key)
-            except ValueError:  # expired between add() and incr(): start it again
-                continue
-    except Exception as exc:
-        raise CountersUnavailable() from exc
-
-
-def _give_back(key: str) -> None:
-    # Best effort: the window ended meanwhile, or the cache is gone and the count with it.
-    with contextlib.suppress(Exception):
-        cache.decr(key)
-
-
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -116,7 +79,7 @@ class PerIPThrottle(BaseThrottle):
         if window is None:
             return True
         now = time.time()
-        if _take(window.key(now), window.seconds) > window.limit:
+        if counters.take(window.key(now), window.seconds) > window.limit:
             self._wait = window.ends_in(now)
             return False
         return True
@@ -149,7 +112,7 @@ class Attempt:
         for window in self.windows:
             key = window.key(now)
             self.taken.append((window, key))
-            if _take(key, window.seconds) > window.limit:
+            if counters.take(key, window.seconds) > window.limit:
                 # A refused attempt did no work, so it counts nowhere: otherwise requests refused
                 # by one window would still use up the others (e.g. an account's ceiling).
                 self._give_back_all()
@@ -158,7 +121,7 @@ class Attempt:
 
     def _give_back_all(self) -> None:
         for _, key in self.taken:
-            _give_back(key)
+            counters.give_back(key)
         self.taken = []
 
 
@@ -196,10 +159,9 @@ class LoginAttempt(Attempt):
         lose this attempt, so one valid account can't unlock guessing at others from an IP."""
         for window, key in self.taken:
             if window is self.pair:
-                with contextlib.suppress(Exception):  # best effort, like _give_back
-                    cache.delete(key)
+                counters.forget(key)
             else:
-                _give_back(key)
+                counters.give_back(key)
         self.taken = []
 
 

@@ -1,4 +1,6 @@
-"""GET /api/health/: can this process reach its database and its channel layer?"""
+"""GET /api/health/: can this process reach its database, its channel layer and its cache (the
+shared store of rate-limit counters)? Each is reported on its own, so an operator sees what is
+down; any of them down is a 503."""
 
 import asyncio
 import logging
@@ -13,6 +15,8 @@ from rest_framework.decorators import api_view, authentication_classes, permissi
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from . import counters
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +58,22 @@ def channel_layer_ok(timeout: float | None = None) -> bool:
         return False
 
 
+def cache_ok() -> bool:
+    """The shared counter store answers (always true when counters are per process by config)."""
+    try:
+        return counters.shared_store_ok() is not False
+    except Exception:
+        logger.warning("health: cache unreachable", exc_info=True)
+        return False
+
+
 _HealthSerializer = inline_serializer(
     "Health",
     {
         "status": serializers.ChoiceField(choices=["ok", "degraded"]),
         "database": serializers.ChoiceField(choices=["ok", "error"]),
         "channel_layer": serializers.ChoiceField(choices=["ok", "error"]),
+        "cache": serializers.ChoiceField(choices=["ok", "error"]),
     },
 )
 
@@ -73,6 +87,7 @@ class HealthView(APIView):
         checks = {
             "database": "ok" if database_ok() else "error",
             "channel_layer": "ok" if channel_layer_ok() else "error",
+            "cache": "ok" if cache_ok() else "error",
         }
         healthy = all(value == "ok" for value in checks.values())
         return Response({**checks, "status": "ok" if healthy else "degraded"}, status=200 if healthy else 503)

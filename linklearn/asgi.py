@@ -17,6 +17,9 @@ from common.asgi_limits import BodySizeLimit  # noqa: E402
 from realtime.middleware import JWTAuthMiddleware  # noqa: E402
 from realtime.origin import origin_checked  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
+from realtime.server_close_codes import allow_server_close_codes  # noqa: E402
+
+allow_server_close_codes()
 
 django_http = DjangoHTTP(threads=settings.HTTP_THREADS)
 

@@ -267,6 +267,9 @@ IDEMPOTENCY_WAIT = timedelta(seconds=env.float("IDEMPOTENCY_WAIT_SECONDS", defau
 # --- Real-time ------------------------------------------------------------------------------
 # A connection whose process stopped refreshing it for this long counts as gone.
 PRESENCE_TTL = timedelta(seconds=env.int("PRESENCE_TTL", default=90))
+# A server process beats every quarter of this; once its beat is older, the process is dead and
+# its users go offline at the next sweep of any other process (SPEC 7: within 15 s).
+PRESENCE_PROCESS_TIMEOUT = timedelta(seconds=env.int("PRESENCE_PROCESS_TIMEOUT", default=10))
 # Every ASGI process sweeps runaway timers and dead connections; False leaves it to
 # `manage.py sweep --loop` run from one place.
 REALTIME_BACKGROUND_SWEEP = env.bool("REALTIME_BACKGROUND_SWEEP", default=True)

@@ -1,12 +1,10 @@
 """How many frames a socket, and a user across all their sockets, may send per window."""
 
-import logging
 from collections import deque
 
 from django.conf import settings
-from django.core.cache import cache
 
-logger = logging.getLogger(__name__)
+from common import counters
 
 
 class ConnectionRate:
@@ -25,15 +23,10 @@ class ConnectionRate:
 
 
 async def user_within_rate(*, user_id: int, now: float) -> bool:
-    """A fixed window per user, shared by all their sockets on every process through the cache
-    (Redis in production): WS_USER_RATE_LIMIT frames per WS_RATE_WINDOW s. Refused frames count."""
+    """A fixed window per user, shared by all their sockets on every process (common.counters:
+    Redis when configured, else this process): WS_USER_RATE_LIMIT frames per WS_RATE_WINDOW s.
+    Refused frames count."""
     window = settings.WS_RATE_WINDOW
     key = f"ws-rate:{user_id}:{int(now // window)}"
-    try:
-        # add is a no-op when the key exists; its timeout outlives the window, so incr finds it.
-        await cache.aadd(key, 0, timeout=window * 2)
-        count = await cache.aincr(key)
-    except Exception:  # an unreachable cache must not take the sockets down with it
-        logger.warning("per-user frame budget unavailable for user %s", user_id, exc_info=True)
-        return True
+    count = await counters.atake(key, window)
     return count <= settings.WS_USER_RATE_LIMIT

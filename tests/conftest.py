@@ -6,6 +6,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from common import counters
 from tests.factories import UserFactory
 
 # With LINKLEARN_REQUIRE_SERVICES=1 (the services pass of .ci/run), a test that needs PostgreSQL
@@ -48,9 +49,12 @@ def _check_required_services():
 @pytest.fixture(autouse=True)
 def _fast_and_isolated(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()  # throttle counters must not leak between tests
+    # Rate-limit counters must not leak between tests: in Redis they go with the cache's database.
+    cache.clear()
+    counters.clear()
     yield
     cache.clear()
+    counters.clear()
 
 
 @pytest.fixture

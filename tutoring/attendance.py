@@ -23,10 +23,13 @@ def _touch_interval() -> timedelta:
     return min(ATTENDANCE_TOUCH_INTERVAL, settings.TIMER_DISCONNECT_GRACE / 4)
 
 
-def attendance_touch(*, session_id, user_id, now: datetime | None = None) -> None:
+def attendance_touch(*, session_id, user_id, now: datetime | None = None, leaving: bool = False) -> None:
     """Record that a participant is present in the session now (socket activity or a request).
 
     Cheap on the hot path: one read when the participant was seen in the last few seconds.
+    `leaving` (a socket closing, or a dead process's connection expiring) is always written: it
+    is the last moment of presence, and skipping it would lose up to the touch interval of
+    teaching time at every disconnect.
     Anyone who is not a participant is ignored. When the participant comes back after being
     away longer than the grace period, their timer is judged first, so returning cannot turn
     the absence into paid time.
@@ -34,7 +37,7 @@ def attendance_touch(*, session_id, user_id, now: datetime | None = None) -> Non
     now = now or timezone.now()
     with transaction.atomic():
         last_seen = last_seen_of(session_id=session_id, user_id=user_id)
-        if last_seen is not None and last_seen >= now - _touch_interval():
+        if last_seen is not None and last_seen >= now - _touch_interval() and not leaving:
             return
         if last_seen is None and not sessions_of(user_id).filter(pk=session_id).exists():
             return

@@ -5,6 +5,7 @@ connections expire on their own). A socket lives no longer than its access token
 active flag, and whatever way a consumer ends, nothing of it lives on."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -16,12 +17,14 @@ from django.contrib.auth import get_user_model
 
 from common.errors import Forbidden, Invalid, NotFound, ServiceError
 from common.events import user_group
+from common.outages import UNREACHABLE
 from presence.services import (
     TooManyConnections,
     UserGone,
     connection_close,
     connection_open,
     connections_refresh,
+    process_beat_if_due,
 )
 
 from .. import frames
@@ -34,6 +37,8 @@ CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003
 CLOSE_TOO_MANY_CONNECTIONS = 4029
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013  # a service we need (Redis, the database) is unreachable right now
+LAYER_TIMEOUT = 5.0  # seconds a channel-layer call at connect may take
 MAX_TIMESTAMP_CHARS = 64
 
 
@@ -61,12 +66,19 @@ class BaseConsumer(AsyncWebsocketConsumer):
         self._token_exp: float | None = None
         self._closing = False
         self._last_touch = float("-inf")  # wall_clock() of the last refresh in the shared store
+        self._accepted = False
+        self._close_sent = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
+        except UNREACHABLE as exc:
+            # The channel layer (Redis) failed under us, e.g. while waiting for group events: the
+            # client is told to come back later instead of losing the socket without a word.
+            logger.warning("socket %s ends: %r", self.channel_name, exc)
+            await self._try_again_later()
         finally:
             # An exception, a cancellation or a lost disconnect must not leave a refresher keeping
             # the user online (and their teaching timer running) forever.
@@ -89,21 +101,26 @@ class BaseConsumer(AsyncWebsocketConsumer):
         self._token_exp = self.scope.get("token_exp")
         try:
             await self.authorize()
+            await self._open()
         except (NotFound, Forbidden):
             await self._refuse(CLOSE_FORBIDDEN)
-            return
-        try:
-            await self._open()
+            await self._cleanup()
         except TooManyConnections:
             await self._refuse(CLOSE_TOO_MANY_CONNECTIONS)
             await self._cleanup()
         except UserGone:
             await self._refuse(CLOSE_UNAUTHENTICATED)
             await self._cleanup()
-        except Exception:  # e.g. the database is unreachable: refuse this socket, keep serving
-            logger.exception("opening %s failed", self.channel_name)
-            await self.close(code=CLOSE_INTERNAL_ERROR)
+        except UNREACHABLE as exc:
+            # Redis or the database is down: the client may retry later, and can tell this from
+            # an auth refusal (which an HTTP 403 before the handshake could not say).
+            logger.warning("refusing %s for now: %r", self.channel_name, exc)
             await self._cleanup()
+            await self._try_again_later()
+        except Exception:  # a bug: refuse this socket, keep serving
+            logger.exception("opening %s failed", self.channel_name)
+            await self._cleanup()
+            await self._refuse(CLOSE_INTERNAL_ERROR)
 
     async def _open(self):
         # Everything others must see happens before the handshake completes, so a client that
@@ -111,7 +128,8 @@ class BaseConsumer(AsyncWebsocketConsumer):
         # The user's own group first: an account deleted from here on reaches this socket
         # (accounts.services.account_delete), or connection_open below refuses it.
         for group in [user_group(self.user.pk), *self.group_names()]:
-            await self.channel_layer.group_add(group, self.channel_name)
+            # A Redis that hangs instead of refusing must not hold the handshake forever.
+            await asyncio.wait_for(self.channel_layer.group_add(group, self.channel_name), LAYER_TIMEOUT)
             self._joined_groups.append(group)
         await database_sync_to_async(connection_open)(
             connection_id=self.channel_name, user=self.user, kind=self.kind, session_id=self.session_id
@@ -154,15 +172,30 @@ class BaseConsumer(AsyncWebsocketConsumer):
         try:
             await database_sync_to_async(connection_close)(connection_id=self.channel_name)
             # The moment they left is the last moment they were present in the session.
-            await database_sync_to_async(self.touch_session)()
+            await database_sync_to_async(self.touch_session)(leaving=True)
             await self.on_disconnected()
         except Exception:  # a failing cleanup must not take the worker down; expiry finishes it
             logger.exception("cleanup of %s failed", self.channel_name)
 
     async def _refuse(self, code: int):
         # Custom close codes only reach the client after the handshake completed.
-        await self.accept()
+        if not self._accepted:
+            await self.accept()
         await self.close(code=code)
+
+    async def _try_again_later(self):
+        if self._close_sent:
+            return
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await self._refuse(CLOSE_TRY_AGAIN_LATER)
+
+    async def accept(self, subprotocol=None, headers=None):
+        self._accepted = True
+        await super().accept(subprotocol=subprotocol, headers=headers)
+
+    async def close(self, code=None, reason=None):
+        self._close_sent = True
+        await super().close(code=code, reason=reason)
 
     # --- hooks for the concrete consumers -------------------------------------------------
 
@@ -181,9 +214,9 @@ class BaseConsumer(AsyncWebsocketConsumer):
     async def on_disconnected(self) -> None:
         pass
 
-    def touch_session(self) -> None:
+    def touch_session(self, *, leaving: bool = False) -> None:
         """Runs in a worker thread on connect, on every refresh and on leaving: a consumer bound
-        to a session marks the user present in it there."""
+        to a session marks the user present in it there (always written when `leaving`)."""
 
     # --- keeping the connection alive in the shared store ---------------------------------
 
@@ -194,6 +227,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
         """False (and nothing refreshed) when the user was deactivated or deleted meanwhile."""
         if not get_user_model().objects.filter(pk=self.user.pk, is_active=True).exists():
             return False
+        process_beat_if_due()
         missing = connections_refresh(connection_ids=[self.channel_name])
         if missing:
             # A sweep expired us (this process stalled past the TTL): register again, which

@@ -26,8 +26,8 @@ class ChatConsumer(BaseConsumer):
     def group_names(self):
         return [self.group]
 
-    def touch_session(self):
-        attendance_touch(session_id=self.session_id, user_id=self.user.pk)
+    def touch_session(self, *, leaving=False):
+        attendance_touch(session_id=self.session_id, user_id=self.user.pk, leaving=leaving)
 
     def _who(self) -> dict:
         # `user` is the display name, as `sender` is on chat messages; `user_id` identifies.

@@ -31,8 +31,8 @@ class SessionConsumer(BaseConsumer):
     def group_names(self):
         return [self.group]
 
-    def touch_session(self):
-        services.attendance_touch(session_id=self.session_id, user_id=self.user.pk)
+    def touch_session(self, *, leaving=False):
+        services.attendance_touch(session_id=self.session_id, user_id=self.user.pk, leaving=leaving)
 
     async def on_connected(self):
         session = self._joined_session

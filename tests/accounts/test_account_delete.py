@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -15,7 +14,7 @@ from accounts import services
 from accounts.models import User
 from ledger.models import Transfer
 from ledger.selectors import balance_of
-from presence.models import Connection
+from presence.services import connection_open
 from reviews.models import Review
 from tests.factories import PASSWORD, CompletedSessionFactory, LearningPostFactory, UserFactory
 from tutoring import services as tutoring
@@ -118,9 +117,9 @@ def test_the_freed_email_and_name_sign_up_again_as_a_new_account_with_a_new_gran
 
 
 def test_the_public_profile_search_reviews_and_presence_forget_the_user(user, other_user):
-    now = timezone.now()
-    Connection.objects.create(id="c-gone", user=user, kind="presence", opened_at=now, last_seen_at=now)
+    connection_open(connection_id="c-gone", user=user, kind="presence")  # online until deleted
     watcher = client(other_user)
+    assert any(u["id"] == user.pk for u in watcher.get("/api/presence/online/").json()["results"])
     assert watcher.get(f"/api/users/{user.pk}/").status_code == 200
     assert delete_me(user).status_code == 204
     assert watcher.get(f"/api/users/{user.pk}/").status_code == 404

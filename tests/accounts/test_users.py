@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from presence.models import Connection
+from presence.services import connection_open
 from reviews.models import Review
 from tests.factories import ActiveSessionFactory, UserFactory
 
@@ -54,8 +55,7 @@ def test_me_average_rating_is_a_number_rounded_to_two_places(user, client_for):
 
 
 def test_me_is_online_with_a_live_connection(user, client_for):
-    now = timezone.now()
-    Connection.objects.create(id="c1", user=user, kind="presence", opened_at=now, last_seen_at=now)
+    connection_open(connection_id="c1", user=user, kind="presence")
     assert client_for(user).get(ME).json()["is_online"] is True
 
 

@@ -4,6 +4,7 @@ import time
 import pytest
 from django.db import OperationalError
 
+from bench.server import free_port
 from common import views
 
 URL = "/api/health/"
@@ -12,7 +13,7 @@ URL = "/api/health/"
 def test_healthy(api_client, db):
     response = api_client.get(URL)
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "channel_layer": "ok", "status": "ok"}
+    assert response.json() == {"database": "ok", "channel_layer": "ok", "cache": "ok", "status": "ok"}
 
 
 def test_needs_no_token_and_ignores_a_bad_one(api_client, db):
@@ -28,7 +29,12 @@ def test_database_down_is_503(api_client, db, monkeypatch):
         patch.setattr(views.connection, "cursor", broken_cursor)
         response = api_client.get(URL)
     assert response.status_code == 503
-    assert response.json() == {"database": "error", "channel_layer": "ok", "status": "degraded"}
+    assert response.json() == {
+        "database": "error",
+        "channel_layer": "ok",
+        "cache": "ok",
+        "status": "degraded",
+    }
 
 
 def test_unreachable_redis_is_503(api_client, db, settings):
@@ -42,7 +48,12 @@ def test_unreachable_redis_is_503(api_client, db, settings):
     started = time.monotonic()
     response = api_client.get(URL)
     assert response.status_code == 503
-    assert response.json() == {"database": "ok", "channel_layer": "error", "status": "degraded"}
+    assert response.json() == {
+        "database": "ok",
+        "channel_layer": "error",
+        "cache": "ok",
+        "status": "degraded",
+    }
     assert time.monotonic() - started < views.CHANNEL_LAYER_TIMEOUT + 2
 
 
@@ -55,6 +66,18 @@ class _HangingLayer:
 
     async def receive(self, channel):
         await asyncio.sleep(3600)
+
+
+def test_an_unreachable_cache_is_reported_on_its_own(api_client, db, monkeypatch):
+    monkeypatch.setattr("common.counters._redis_url", lambda: f"redis://127.0.0.1:{free_port()}/0")
+    response = api_client.get(URL)
+    assert response.status_code == 503
+    assert response.json() == {
+        "database": "ok",
+        "channel_layer": "ok",
+        "cache": "error",
+        "status": "degraded",
+    }
 
 
 def test_a_hanging_channel_layer_is_503_within_the_timeout(api_client, db, monkeypatch):
@@ -74,4 +97,9 @@ def test_no_channel_layer_configured_is_503(api_client, db, monkeypatch):
 
 @pytest.mark.redis
 def test_real_redis_round_trip(api_client, db):
-    assert api_client.get(URL).json()["channel_layer"] == "ok"
+    assert api_client.get(URL).json() == {
+        "database": "ok",
+        "channel_layer": "ok",
+        "cache": "ok",
+        "status": "ok",
+    }

@@ -13,10 +13,12 @@ ORIGIN = (b"origin", b"http://localhost")
 
 
 @pytest.fixture(autouse=True)
-def _fresh_channel_layer(settings):
+def _fresh_channel_layer(settings, monkeypatch):
     # Each async test runs on its own event loop; a layer built on an earlier loop is unusable.
     channel_layers.backends.clear()
     settings.REALTIME_BACKGROUND_SWEEP = False  # tests run the sweeps explicitly
+    # ... and beat explicitly: opening a connection beats, and no test lasts a process timeout.
+    monkeypatch.setattr("realtime.consumers.base.ensure_background_sweeper", lambda: None)
     # Per-user frame budgets live in the cache, keyed by user id, which a later test may reuse.
     cache.clear()
     yield

@@ -3,12 +3,14 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
-from presence.models import Connection
+from presence.models import Connection, ServerProcess
+from presence.services import this_process
 from realtime import background
-from realtime.background import ensure_background_sweeper, sweep_forever, sweep_once
+from realtime.background import sweep_forever, sweep_once
 from tests.factories import ActiveSessionFactory, UserFactory
 from tutoring.models import Attendance
 
@@ -17,28 +19,41 @@ from .conftest import ws
 
 async def test_sweeper_starts_once_per_event_loop(settings):
     settings.REALTIME_BACKGROUND_SWEEP = True
-    first = ensure_background_sweeper()
+    first = background.ensure_background_sweeper()
     try:
-        assert ensure_background_sweeper() is first
+        assert background.ensure_background_sweeper() is first
         assert not first.done()
     finally:
         first.cancel()
     await asyncio.sleep(0)
-    replacement = ensure_background_sweeper()  # a finished task is replaced, not trusted
+    replacement = background.ensure_background_sweeper()  # a finished task is replaced, not trusted
     assert replacement is not first
     replacement.cancel()
 
 
-async def test_sweeper_can_be_switched_off(settings):
+@pytest.mark.django_db(transaction=True)
+async def test_with_sweeping_switched_off_the_loop_still_beats(settings, monkeypatch):
     settings.REALTIME_BACKGROUND_SWEEP = False
-    assert ensure_background_sweeper() is None
+    swept = []
+    monkeypatch.setattr(background, "sweep_once", lambda **kw: swept.append(1))
+    task = asyncio.ensure_future(sweep_forever(0.01))
+    try:
+        for _ in range(200):
+            if await sync_to_async(ServerProcess.objects.filter(pk=this_process()).exists)():
+                break
+            await asyncio.sleep(0.01)
+        assert await sync_to_async(ServerProcess.objects.filter(pk=this_process()).exists)()
+    finally:
+        task.cancel()
+    assert swept == []  # left to `manage.py sweep --loop`
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_sweep_loop_survives_a_failing_round(monkeypatch):
+async def test_sweep_loop_survives_a_failing_round(monkeypatch, settings):
+    settings.REALTIME_BACKGROUND_SWEEP = True
     rounds = []
 
-    def flaky():
+    def flaky(**kwargs):
         rounds.append(1)
         if len(rounds) == 1:
             raise RuntimeError("database restarting")
@@ -94,3 +109,33 @@ async def test_closing_a_socket_removes_its_connection():
     assert await sync_to_async(Connection.objects.count)() == 1
     await sock.close()
     assert await sync_to_async(Connection.objects.count)() == 0
+
+
+def test_a_teacher_whose_process_died_is_credited_up_to_its_last_beat(db):
+    from presence.services import connection_open
+    from tutoring import services
+
+    session = ActiveSessionFactory()
+    teacher = session.user1
+    last_beat = timezone.now() - timedelta(seconds=11)
+    start = last_beat - timedelta(seconds=60)
+    ServerProcess.objects.create(id="crashed", started_at=start, beat_at=start)
+    # The socket opened at the start; its refresh came every 30 s, the last one 25 s before the
+    # process died (and with it the teacher's last recorded attendance).
+    connection_open(
+        connection_id="crashed!s",
+        user=teacher,
+        kind="session",
+        session_id=session.pk,
+        process="crashed",
+        now=start,
+    )
+    services.timer_start(session_id=session.pk, user=teacher, now=start)
+    services.attendance_touch(session_id=session.pk, user_id=teacher.pk, now=start + timedelta(seconds=35))
+    ServerProcess.objects.filter(pk="crashed").update(beat_at=last_beat)
+
+    assert sweep_once()["users_offline"] == 1
+    assert Attendance.objects.get(session=session, user=teacher).last_seen_at == last_beat
+    # Nobody comes back: past the grace period the timer ends where presence ended.
+    (timer,) = services.timers_sweep(now=last_beat + settings.TIMER_DISCONNECT_GRACE + timedelta(seconds=1))
+    assert (timer.end_time, timer.duration_seconds) == (last_beat, 60)

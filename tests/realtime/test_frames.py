@@ -1,6 +1,10 @@
 import pytest
+import redis.exceptions
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import OperationalError
 
+from presence.models import Connection
 from realtime.consumers.base import BaseConsumer
 from tests.factories import UserFactory
 
@@ -84,9 +88,38 @@ async def test_a_failure_while_opening_closes_only_that_socket(monkeypatch):
 
     monkeypatch.setattr("realtime.consumers.base.connection_open", broken)
     s = Socket("/ws/presence/", user=user)
-    connected, code = await s.comm.connect(timeout=5)
-    assert (connected, code) == (False, 1011)
+    assert await s.comm.connect(timeout=5) == (True, None)  # so the close code reaches the client
+    assert await s.close_code() == 1011
     monkeypatch.undo()
     ok = await ws("/ws/presence/", user=user)
+    assert (await ok.recv())["type"] == "online_users"
+    await ok.close()
+
+
+@pytest.mark.parametrize(
+    "where, error",
+    [
+        ("realtime.consumers.base.connection_open", OperationalError("could not connect to server")),
+        ("group_add", redis.exceptions.ConnectionError("refused")),
+    ],
+)
+async def test_an_unreachable_service_refuses_new_sockets_with_1013_not_an_auth_error(
+    monkeypatch, where, error
+):
+    user = await sync_to_async(UserFactory)()
+
+    def unreachable(*args, **kwargs):
+        raise error
+
+    if where == "group_add":  # the channel layer in use (Redis in the services pass) fails
+        monkeypatch.setattr(get_channel_layer(), "group_add", unreachable)
+    else:
+        monkeypatch.setattr(where, unreachable)
+    s = Socket("/ws/presence/", user=user)
+    assert await s.comm.connect(timeout=5) == (True, None)
+    assert await s.close_code() == 1013  # try again later
+    assert not await sync_to_async(Connection.objects.exists)()
+    monkeypatch.undo()
+    ok = await ws("/ws/presence/", user=user)  # it recovers with the service, no restart
     assert (await ok.recv())["type"] == "online_users"
     await ok.close()

@@ -11,9 +11,11 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
+from bench.server import free_port
 from presence.models import Connection
 from realtime.consumers.base import BaseConsumer
 from realtime.consumers.presence import PresenceConsumer
+from realtime.ratelimit import user_within_rate
 from tests.factories import ActiveSessionFactory, UserFactory
 
 from .conftest import still_usable, ws
@@ -271,17 +273,55 @@ async def test_a_refresh_that_fails_once_is_retried_and_the_socket_lives_on(monk
     await s.close()
 
 
-async def test_frames_go_through_when_the_shared_frame_budget_is_unreachable(sock, monkeypatch):
-    class UnreachableCache:
-        async def aadd(self, *args, **kwargs):
-            return True
+async def test_the_frame_budget_holds_per_process_while_redis_is_unreachable(settings, monkeypatch):
+    settings.WS_RATE_LIMIT = 100
+    settings.WS_USER_RATE_LIMIT = 2
+    monkeypatch.setattr(BaseConsumer, "wall_clock", staticmethod(lambda: 1_000_000.0))
+    monkeypatch.setattr("common.counters._redis_url", lambda: f"redis://127.0.0.1:{free_port()}/0")
+    s = await ws("/ws/presence/", user=await sync_to_async(UserFactory)())
+    await s.recv_type("online_users")
+    for timestamp in (1, 2):
+        await s.send({"type": "heartbeat", "timestamp": timestamp})
+        assert await s.recv() == {"type": "heartbeat_ack", "timestamp": timestamp}
+    await s.send({"type": "heartbeat", "timestamp": 3})
+    assert (await s.recv())["code"] == 429
+    await s.close()
 
-        async def aincr(self, *args, **kwargs):
-            raise ConnectionError("cache down")
 
-    monkeypatch.setattr("realtime.ratelimit.cache", UnreachableCache())
-    await sock.send({"type": "heartbeat", "timestamp": 7})
-    assert await sock.recv() == {"type": "heartbeat_ack", "timestamp": 7}
+async def test_concurrent_sockets_of_one_user_share_one_budget(settings, monkeypatch):
+    # Five sockets send at once with no other traffic: a read-then-write counter lets them all
+    # read "under the limit" together; exactly the budget may pass.
+    settings.WS_RATE_LIMIT = 100
+    settings.WS_USER_RATE_LIMIT = 10
+    monkeypatch.setattr(BaseConsumer, "wall_clock", staticmethod(lambda: 1_000_000.0))
+    user = await sync_to_async(UserFactory)()
+    sockets = [await ws("/ws/presence/", user=user) for _ in range(5)]
+    for s in sockets:
+        await s.recv_type("online_users")
+
+    async def burst(s):
+        for i in range(6):
+            await s.send({"type": "heartbeat", "timestamp": i})
+        return [(await s.recv())["type"] for _ in range(6)]
+
+    answers = [t for per_socket in await asyncio.gather(*(burst(s) for s in sockets)) for t in per_socket]
+    assert answers.count("heartbeat_ack") == 10
+    assert answers.count("error") == 20
+    for s in sockets:
+        await s.close()
+
+
+async def test_budgets_of_many_users_do_not_evict_each_other(settings):
+    # Django's local-memory cache keeps 300 entries: past that, budgets vanished and failed open.
+    settings.WS_USER_RATE_LIMIT = 2
+    now = 1_000_000.0
+    users = range(1, 451)
+    for _ in range(2):
+        for user_id in users:
+            assert await user_within_rate(user_id=user_id, now=now)
+    refused = [u for u in users if not await user_within_rate(user_id=u, now=now)]
+    assert refused == list(users)
+    assert await user_within_rate(user_id=1, now=now + settings.WS_RATE_WINDOW)  # next window
 
 
 async def test_chat_message_with_a_nul_gets_an_error_frame():

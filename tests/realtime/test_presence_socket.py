@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from presence.models import Connection
+from presence.models import Connection, ServerProcess
 from presence.services import connections_expire
 from realtime.background import sweep_once
 from tests.factories import UserFactory
@@ -99,23 +99,23 @@ async def test_a_burst_of_heartbeats_is_acknowledged_without_rewriting_the_conne
     await sock.close()
 
 
-async def test_connection_of_a_crashed_process_expires_and_user_goes_offline():
+async def test_connections_of_a_crashed_process_go_offline_once_its_beat_is_overdue():
     watcher_user, alice = await sync_to_async(UserFactory.create_batch)(2)
     watcher = await ws("/ws/presence/", user=watcher_user)
     await watcher.recv_type("online_users")
-    # A connection row whose process died: nobody will ever close or refresh it.
+    # Connections of a process that died: nobody will ever close or refresh them.
     now = timezone.now()
-    await sync_to_async(Connection.objects.create)(
-        id="crashed-process!abc", user=alice, kind="presence", opened_at=now, last_seen_at=now
-    )
-    later = now + settings.PRESENCE_TTL + timedelta(seconds=1)
-    with time_machine.travel(later, tick=False):
-        # The watcher's own connection is kept alive by its process.
-        await sync_to_async(Connection.objects.filter(user=watcher_user).update)(last_seen_at=later)
-        result = await sync_to_async(sweep_once)()
+    last_beat = now - settings.PRESENCE_PROCESS_TIMEOUT - timedelta(seconds=1)
+    await sync_to_async(ServerProcess.objects.create)(id="crashed", started_at=last_beat, beat_at=last_beat)
+    for kind in ("presence", "chat"):
+        await sync_to_async(Connection.objects.create)(
+            id=f"crashed!{kind}", user=alice, kind=kind, process="crashed", opened_at=now, last_seen_at=now
+        )
+    result = await sync_to_async(sweep_once)()
     assert result["users_offline"] == 1
     assert await watcher.recv() == {"type": "presence_update", "user": public(alice), "status": "offline"}
-    assert await sync_to_async(connections_expire)(now=later) == []
+    assert (await sync_to_async(connections_expire)()).users_offline == []
+    assert await watcher.silent()
     await watcher.close()
 
 

@@ -1,11 +1,17 @@
+import asyncio
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.utils import timezone
 
 from ledger.selectors import balance_of
 from ledger.services import teaching_pay
 from tests.conftest import authed_client
 from tests.factories import ActiveSessionFactory, CompletedSessionFactory, SessionFactory, UserFactory
 from tutoring.models import Session, TeachingTimer
+from tutoring.services import timers_sweep
 
 from .conftest import ws
 
@@ -186,3 +192,26 @@ async def test_outsider_cannot_even_join_a_pending_session():
     assert await sock.close_code() == 4003
     await sync_to_async(session.refresh_from_db)()
     assert session.status == Session.Status.PENDING
+
+
+@pytest.mark.parametrize("teaching_seconds", [1.5, 3.5])
+async def test_a_teacher_who_closes_the_socket_is_credited_up_to_the_moment_they_left(teaching_seconds):
+    # The touch at close used to be skipped like any touch within 5 s of the last one, so the
+    # credited end fell back to the connect: a short lesson was worth 0 s.
+    session = await sync_to_async(ActiveSessionFactory)()
+    teacher = await ws(f"/ws/session/{session.pk}/", user=session.user1)
+    await teacher.recv_type("session_state")
+    await teacher.send({"type": "timer_start"})
+    await teacher.recv_type("timer_started")
+    await asyncio.sleep(teaching_seconds)
+    before_close = timezone.now()
+    await teacher.close()
+    after_close = timezone.now()
+
+    # Nobody stops the timer; once the grace period has passed, the sweep judges it.
+    later = after_close + settings.TIMER_DISCONNECT_GRACE + timedelta(seconds=1)
+    (timer,) = await sync_to_async(timers_sweep)(now=later)
+    assert timer.stop_reason == TeachingTimer.StopReason.TEACHER_ABSENT
+    assert before_close <= timer.end_time <= after_close
+    assert timer.duration_seconds == int((timer.end_time - timer.start_time).total_seconds())
+    assert timer.duration_seconds >= int(teaching_seconds)
