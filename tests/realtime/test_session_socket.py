@@ -127,7 +127,7 @@ async def test_session_ended_carries_each_receivers_own_credits(room):
         learner=session.user2, teacher=session.user1, seconds=600, session_id=earlier.pk
     )
     await sync_to_async(TeachingTimer.objects.create)(
-        session=session, teacher=session.user1, start_time=session.start_time
+        session=session, teacher=session.user1, start_time=session.accepted_at
     )
     await one.send({"type": "end_session"})
     ended_one = await one.recv_type("session_ended")
