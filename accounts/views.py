@@ -99,6 +99,9 @@ class TokenRefreshView(PublicEndpoint):
         auth=[],
     )
     def post(self, request):
+        """Trade a refresh token for a new pair. Refreshes with one token within
+        `JWT_REFRESH_REUSE_GRACE` seconds of the first get the same pair; after that the token is
+        a reuse: 401, and every token of its login is revoked."""
         data = RefreshSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(services.token_refresh(refresh=data.validated_data["refresh"]))
