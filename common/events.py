@@ -31,7 +31,9 @@ PRESENCE_GROUP = "presence"
 
 def presence_user_group(user_id: int) -> str:
     """The presence sockets (ws/presence/) of one user: where news meant for them alone goes,
-    whatever page they are on (an invitation, the answer to one)."""
+    whatever page they are on (an invitation, the answer to one). Narrower than user_group,
+    which every socket of the user joins (to close them all), so chat and session sockets are
+    not sent what they would only drop."""
     return f"presence.user.{user_id}"
 
 

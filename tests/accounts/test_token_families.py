@@ -42,9 +42,8 @@ def login(user) -> dict:
 
 
 def revoke_every_token_of(user) -> None:
-    """What a "log out everywhere" service does: blacklist every OutstandingToken of the user."""
-    for token in OutstandingToken.objects.filter(user=user):
-        BlacklistedToken.objects.get_or_create(token=token)
+    """Log out everywhere (password change, reset, deletion): blacklist every OutstandingToken."""
+    services.tokens_revoke_all(user=user)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ('accounts', '0002_user_deleted_at'),
         ('token_blacklist', '0013_alter_blacklistedtoken_options_and_more'),
     ]
 
