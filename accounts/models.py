@@ -85,3 +85,36 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return f"{self.name} <{self.email}>"
+
+
+class TokenFamily(models.Model):
+    """Every refresh token descending from one login (RFC 9700 refresh-token rotation).
+
+    A family is revoked as soon as any of its tokens is in SimpleJWT's blacklist (logout, reuse
+    detection, or tokens_revoke_all), see accounts.services.token_refresh.
+    """
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"Token family {self.pk} of {self.user_id}"
+
+
+class TokenFamilyMember(models.Model):
+    """One refresh token of a family and, once it was traded in, when."""
+
+    token = models.OneToOneField(
+        "token_blacklist.OutstandingToken",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="family_member",
+    )
+    family = models.ForeignKey(TokenFamily, on_delete=models.CASCADE, related_name="members")
+    # The access token issued together with this refresh token: the answer repeated to the
+    # parallel refreshes of its parent within the reuse grace.
+    access = models.TextField(blank=True, default="")
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Token {self.token_id} of family {self.family_id}"

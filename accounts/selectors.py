@@ -1,7 +1,7 @@
 """Reads about users. Ratings, credits and presence are annotated in the same query, so a list
 of users costs one query however long it is."""
 
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Lower
 
 from common.errors import NotFound
@@ -27,13 +27,21 @@ def user_me(*, user_id: int) -> User:
     return users_me().get(pk=user_id)
 
 
-def users_search(*, query: str = "") -> QuerySet[User]:
-    """Public profiles whose name contains `query` (any case), ordered by name then id."""
-    users = users_public()
+SEARCH_LIMIT = 20
+
+
+def users_search(*, query: str) -> list[User]:
+    """The type-ahead: at most SEARCH_LIMIT public profiles whose name contains `query` (any
+    case), names starting with it first, then by name. A blank query matches nobody (and costs
+    no query): listing every user is not what a type-ahead is for."""
     query = query.strip()
-    if query:
-        users = users.filter(name__icontains=query)
-    return users.order_by(Lower("name"), "id")
+    if not query:
+        return []
+    prefix_first = Case(
+        When(name__istartswith=query, then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
+    users = users_public().filter(name__icontains=query).order_by(prefix_first, Lower("name"), "id")
+    return list(users[:SEARCH_LIMIT])
 
 
 def user_public_get(*, user_id: int) -> User:

@@ -134,7 +134,12 @@ class MeUpdateSerializer(serializers.Serializer):
 
 
 class UserSearchQuerySerializer(serializers.Serializer):
-    search = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    search = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=150,
+        help_text="Part of a name, any case; blank or missing finds nobody.",
+    )
 
 
 class DetailSerializer(serializers.Serializer):

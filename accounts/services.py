@@ -3,6 +3,7 @@ import re
 import secrets
 import unicodedata
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.tokens import default_token_generator
@@ -22,7 +23,7 @@ from tutoring.selectors import unfinished_session_ids_of
 from tutoring.services import session_end
 
 from . import mail
-from .models import User
+from .models import TokenFamily, TokenFamilyMember, User
 
 # Deleted accounts are renamed "Deleted user <id>"; nobody else may take such a name, so the
 # anonymised name can never collide with a living user's (or block someone's rename later).
@@ -79,6 +80,14 @@ def user_update(*, user: User, name: str | None = None, availability: str | None
 
 
 # --- tokens ---------------------------------------------------------------------------------
+#
+# Every login starts a token family (RFC 9700 refresh-token rotation with reuse detection). A
+# refresh trades the family's newest token for a new pair and marks the old one retired
+# (`rotated_at`); parallel refreshes with that retired token within JWT_REFRESH_REUSE_GRACE get the
+# family's newest pair again (a page reload refreshing several times at once), later it is a reuse:
+# the whole family is blacklisted. A family is dead as soon as any of its tokens is in SimpleJWT's
+# blacklist, whoever put it there (logout, reuse detection, or a service that blacklists every
+# OutstandingToken of a user): so a token minted by a refresh racing such a revocation is dead too.
 
 
 class NotAuthenticated(ServiceError):
@@ -88,10 +97,19 @@ class NotAuthenticated(ServiceError):
     default_message = "Authentication failed."
 
 
-def tokens_for(*, user: User) -> dict[str, str]:
-    """A new access/refresh pair; the refresh token is recorded so it can be revoked."""
+def _issue(*, user: User, family: TokenFamily) -> dict[str, str]:
+    """A new pair in `family`; the refresh token is recorded (OutstandingToken) so it can be revoked."""
     refresh = RefreshToken.for_user(user)
-    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+    pair = {"access": str(refresh.access_token), "refresh": str(refresh)}
+    outstanding = OutstandingToken.objects.get(jti=refresh[jwt_settings.JTI_CLAIM])
+    TokenFamilyMember.objects.create(token=outstanding, family=family, access=pair["access"])
+    return pair
+
+
+def tokens_for(*, user: User) -> dict[str, str]:
+    """A new access/refresh pair starting a new login (token family)."""
+    with transaction.atomic():
+        return _issue(user=user, family=TokenFamily.objects.create(user=user))
 
 
 def user_authenticate(*, email: str, password: str, request=None) -> User:
@@ -114,50 +132,96 @@ def _refresh_claims(raw: str) -> dict:
     return claims
 
 
-def _revoke(*, claims: dict) -> bool:
-    """Blacklist the refresh token; False if it already was. Call inside a transaction."""
-    # The row lock makes two concurrent uses of one token queue up: only the first revokes it.
-    # (The model orders by user through a nullable join, which FOR UPDATE refuses: clear it.)
-    try:
-        outstanding = (
-            OutstandingToken.objects.select_for_update().order_by().get(jti=claims[jwt_settings.JTI_CLAIM])
-        )
-    except OutstandingToken.DoesNotExist as exc:  # every refresh token we issue is recorded
-        raise NotAuthenticated("Token is invalid or expired.") from exc
-    _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
-    return created
+def _outstanding(claims: dict) -> OutstandingToken:
+    token = OutstandingToken.objects.filter(jti=claims[jwt_settings.JTI_CLAIM]).first()
+    if token is None or token.user_id is None:  # every refresh token we issue is recorded
+        raise NotAuthenticated("Token is invalid or expired.")
+    return token
 
 
-@transaction.atomic
-def token_refresh(*, refresh: str) -> dict[str, str]:
-    """Trade a refresh token for a new pair. The used token is revoked, exactly once: a second
-    use (a replay, or the same request sent twice at once) gets NotAuthenticated."""
-    claims = _refresh_claims(refresh)
-    # The user's row first, as password changes and deletions take it: a refresh racing one of
-    # them either finishes before it (and its new token is revoked with the others) or starts
-    # after it and finds its token revoked. Never a token that survives "log out everywhere".
+def _user_locked(claims: dict) -> User | None:
+    """The token's active user, with their row locked until the transaction ends.
+
+    Taken first, as password changes, resets and account deletions take it before touching any
+    token: refreshes of one user queue up behind each other and behind those, so a refresh racing
+    "log out everywhere" either finishes before it (its new token is revoked with the others) or
+    starts after it and finds its family revoked.
+    """
     try:
-        user = (
+        return (
             User.objects.select_for_update(no_key=True)
             .filter(pk=claims.get(jwt_settings.USER_ID_CLAIM), is_active=True)
             .first()
         )
     except (ValueError, TypeError):
-        user = None
-    if not _revoke(claims=claims):
-        raise NotAuthenticated("Token is blacklisted.")
-    if user is None:
-        raise NotAuthenticated("No active account found for the given token.")
-    return tokens_for(user=user)
+        return None
 
 
-@transaction.atomic
+def _member_of(outstanding: OutstandingToken, *, user: User) -> TokenFamilyMember:
+    """The token's place in its family. Call under the user's row lock (_user_locked).
+
+    A token issued without a family (before families existed, or by code that calls SimpleJWT
+    directly) becomes the first member of a family of its own.
+    """
+    if outstanding.user_id != user.pk:
+        raise NotAuthenticated("Token is invalid or expired.")
+    member = TokenFamilyMember.objects.select_related("family").filter(token=outstanding).first()
+    if member is None:
+        family = TokenFamily.objects.create(user=user)
+        member = TokenFamilyMember.objects.create(token=outstanding, family=family)
+    return member
+
+
+def _family_revoked(family: TokenFamily) -> bool:
+    return BlacklistedToken.objects.filter(token__family_member__family=family).exists()
+
+
+def _family_revoke(family: TokenFamily) -> None:
+    """Blacklist every token of the family (one statement; tokens already blacklisted stay so)."""
+    tokens = OutstandingToken.objects.filter(family_member__family=family).order_by("pk")
+    BlacklistedToken.objects.bulk_create([BlacklistedToken(token=t) for t in tokens], ignore_conflicts=True)
+
+
+def token_refresh(*, refresh: str, now=None) -> dict[str, str]:
+    """Trade a refresh token for a new pair (token families: see the comment above).
+
+    With JWT_ROTATE_REFRESH_TOKENS=False the answer carries the same refresh token back, with a
+    new access token. Refused (NotAuthenticated): a bad, expired or revoked token, a deactivated
+    user, and a reuse after the grace period, which revokes the whole family first.
+    """
+    claims = _refresh_claims(refresh)
+    now = now or timezone.now()
+    with transaction.atomic():
+        user = _user_locked(claims)
+        if user is None:
+            raise NotAuthenticated("No active account found for the given token.")
+        member = _member_of(_outstanding(claims), user=user)
+        family = member.family
+        if _family_revoked(family):
+            raise NotAuthenticated("Token is blacklisted.")
+        if member.rotated_at is None:
+            if not settings.SIMPLE_JWT.get("ROTATE_REFRESH_TOKENS", True):
+                return {"access": str(RefreshToken(refresh).access_token), "refresh": refresh}
+            member.rotated_at = now
+            member.save(update_fields=["rotated_at"])
+            return _issue(user=user, family=family)
+        if now - member.rotated_at <= settings.JWT_REFRESH_REUSE_GRACE:
+            newest = family.members.select_related("token").filter(rotated_at__isnull=True).first()
+            if newest is not None:
+                return {"access": newest.access, "refresh": newest.token.token}
+        # A retired token presented after the grace: it may have been stolen, so nobody holding
+        # a token of this login may go on. Committed before the refusal is raised.
+        _family_revoke(family)
+    raise NotAuthenticated("Token was already used; every token of this login is revoked.")
+
+
 def user_logout(*, user: User, refresh: str) -> None:
-    """Revoke the caller's refresh token. Logging out twice with one token is harmless."""
+    """Revoke the caller's refresh token, and with it its login (every token of its family).
+    Logging out twice with one token is harmless."""
     claims = _refresh_claims(refresh)
     if str(claims.get(jwt_settings.USER_ID_CLAIM)) != str(user.pk):
         raise Forbidden("This refresh token belongs to another user.")
-    _revoke(claims=claims)
+    BlacklistedToken.objects.get_or_create(token=_outstanding(claims))
 
 
 def tokens_revoke_all(*, user) -> int:

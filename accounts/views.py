@@ -1,7 +1,7 @@
 """Thin adapters for authentication and user profiles: validate, call a service, render."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -99,6 +99,9 @@ class TokenRefreshView(PublicEndpoint):
         auth=[],
     )
     def post(self, request):
+        """Trade a refresh token for a new pair. Refreshes with one token within
+        `JWT_REFRESH_REUSE_GRACE` seconds of the first get the same pair; after that the token is
+        a reuse: 401, and every token of its login is revoked."""
         data = RefreshSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(services.token_refresh(refresh=data.validated_data["refresh"]))
@@ -230,20 +233,18 @@ class MeView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserListView(generics.ListAPIView):
-    serializer_class = PublicUserSerializer
-
-    def get_queryset(self):
-        query = UserSearchQuerySerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        return selectors.users_search(query=query.validated_data.get("search", ""))
-
+class UserListView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("search", str, description="Part of a name, any case")],
-        responses={200: PublicUserSerializer(many=True)},
+        parameters=[UserSearchQuerySerializer],
+        responses={200: PublicUserSerializer(many=True), 400: OpenApiResponse(description="Invalid search")},
     )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    def get(self, request):
+        """The user type-ahead: a plain array (not a page, as the original client expects) of at
+        most 20 public profiles whose name contains `search`, names starting with it first."""
+        query = UserSearchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        users = selectors.users_search(query=query.validated_data.get("search", ""))
+        return Response(PublicUserSerializer(users, many=True).data)
 
 
 class UserDetailView(APIView):

@@ -29,6 +29,14 @@ def user_group(user_id: int) -> str:
 PRESENCE_GROUP = "presence"
 
 
+def presence_user_group(user_id: int) -> str:
+    """The presence sockets (ws/presence/) of one user: where news meant for them alone goes,
+    whatever page they are on (an invitation, the answer to one). Narrower than user_group,
+    which every socket of the user joins (to close them all), so chat and session sockets are
+    not sent what they would only drop."""
+    return f"presence.user.{user_id}"
+
+
 def publish(group: str, event_type: str, payload: dict) -> None:
     """Send `{"type": "event.<event_type>", **payload}` to `group` once the transaction commits."""
 

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from .models import Account
+from .rates import format_credits
 from .selectors import HISTORY_TYPES
 
 
@@ -88,3 +89,15 @@ class SupportGrantOutputSerializer(serializers.Serializer):
     granted = credits_field()
     credits = credits_field()
     cooldown_ends = serializers.DateTimeField()
+    message = serializers.SerializerMethodField(help_text='For people, e.g. "4.00 support credits granted."')
+
+    def get_message(self, grant) -> str:
+        return f"{format_credits(grant.granted)} support credits granted."
+
+
+class SupportRefusalOutputSerializer(serializers.Serializer):
+    """A refused support request. The same sentence twice: `detail` as every error of the API,
+    `error` because the original web client shows that field."""
+
+    detail = serializers.CharField()
+    error = serializers.CharField()

@@ -4,6 +4,7 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.errors import Conflict
 from common.idempotency import idempotent
 
 from . import selectors, services
@@ -12,11 +13,13 @@ from .serializers import (
     HistoryEntryOutputSerializer,
     HistoryQuerySerializer,
     SupportGrantOutputSerializer,
+    SupportRefusalOutputSerializer,
     SupportStatusOutputSerializer,
 )
 
-_conflict = OpenApiResponse(
-    description='{"detail": reason}: not eligible, in cooldown, or the bank is short.'
+_refusal = OpenApiResponse(
+    SupportRefusalOutputSerializer,
+    description="Not eligible, in cooldown, or the bank is short; the reason in `detail` and `error`.",
 )
 
 
@@ -52,7 +55,11 @@ class SupportView(APIView):
         return Response(SupportStatusOutputSerializer(status).data)
 
     @idempotent
-    @extend_schema(request=None, responses={200: SupportGrantOutputSerializer, 409: _conflict})
+    @extend_schema(request=None, responses={200: SupportGrantOutputSerializer, 409: _refusal})
     def post(self, request):
-        grant = services.support_grant(user=request.user, now=timezone.now())
+        try:
+            grant = services.support_grant(user=request.user, now=timezone.now())
+        except Conflict as refusal:
+            body = {"detail": refusal.message, "error": refusal.message}
+            return Response(SupportRefusalOutputSerializer(body).data, status=refusal.status_code)
         return Response(SupportGrantOutputSerializer(grant).data)

@@ -203,12 +203,17 @@ REST_FRAMEWORK = {
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=30)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
-    "ROTATE_REFRESH_TOKENS": True,
-    "BLACKLIST_AFTER_ROTATION": True,
+    # accounts.services.token_refresh rotates (or not) and retires tokens itself, per login
+    # family; SimpleJWT's blacklist is how a token is revoked (logout, reuse, "log out everywhere").
+    "ROTATE_REFRESH_TOKENS": env.bool("JWT_ROTATE_REFRESH_TOKENS", default=True),
+    "BLACKLIST_AFTER_ROTATION": False,
     "UPDATE_LAST_LOGIN": False,
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
+# Parallel refreshes with one token within this long of the first get the same new pair; later,
+# the retired token is a reuse and its whole login is revoked (SPEC section 2).
+JWT_REFRESH_REUSE_GRACE = timedelta(seconds=env.int("JWT_REFRESH_REUSE_GRACE", default=30))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Link & Learn API",

@@ -55,10 +55,10 @@ class SessionFactory(factory.django.DjangoModelFactory):
 
 class ActiveSessionFactory(SessionFactory):
     status = Session.Status.ACTIVE
-    start_time = factory.LazyFunction(timezone.now)
+    accepted_at = factory.LazyFunction(timezone.now)
 
 
 class CompletedSessionFactory(SessionFactory):
     status = Session.Status.COMPLETED
-    start_time = factory.LazyFunction(timezone.now)
+    accepted_at = factory.LazyFunction(timezone.now)
     end_time = factory.LazyFunction(timezone.now)

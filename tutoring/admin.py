@@ -16,7 +16,7 @@ class TeachingTimerInline(admin.TabularInline):
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
     # Sessions settle credits: the admin shows them, it does not edit them.
-    list_display = ["id", "user1", "user2", "status", "created_at", "start_time", "end_time"]
+    list_display = ["id", "user1", "user2", "status", "created_at", "accepted_at", "end_time"]
     list_filter = ["status"]
     list_select_related = ["user1", "user2"]
     search_fields = ["user1__name", "user2__name"]

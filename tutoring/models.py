@@ -32,8 +32,9 @@ class Session(models.Model):
     # "smaller_id:larger_id", so "one unfinished session per pair" is a plain unique constraint.
     pair_key = models.CharField(max_length=64, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Shown as `start_time` (SPEC section 6): the original client dates a session by it.
     created_at = models.DateTimeField(auto_now_add=True)
-    start_time = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
     user1_teaching_seconds = models.PositiveIntegerField(default=0)
     user2_teaching_seconds = models.PositiveIntegerField(default=0)
@@ -64,7 +65,8 @@ class Session(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status == self.Status.ACTIVE
+        """Unfinished (pending or active): the original client reads False as "ended"."""
+        return self.status in self.UNFINISHED
 
     def teaching_seconds_of(self, user_id: int) -> int:
         """Seconds `user_id` has taught in this session."""

@@ -20,11 +20,11 @@ def participant_name(session: Session, user_id: int) -> str:
 
 
 def total_duration(session: Session, *, now: datetime | None = None) -> int:
-    """Wall-clock seconds from acceptance to the end (or to now while active)."""
-    if session.start_time is None:
+    """Wall-clock seconds from acceptance to the end (or to now while active); 0 if never accepted."""
+    if session.accepted_at is None:
         return 0
     end = session.end_time or (now or timezone.now())
-    return seconds_between(session.start_time, end)
+    return seconds_between(session.accepted_at, end)
 
 
 class ActiveTimerOutput(serializers.Serializer):
@@ -45,9 +45,14 @@ class SessionOutput(serializers.Serializer):
     user2 = serializers.IntegerField(source="user2_id")
     user2_name = serializers.CharField(source="user2.name")
     learning_request = serializers.IntegerField(source="learning_request_id", allow_null=True)
-    status = serializers.CharField()
-    is_active = serializers.BooleanField()
-    start_time = serializers.DateTimeField(allow_null=True)
+    status = serializers.CharField(help_text="pending, active, completed or rejected.")
+    is_active = serializers.BooleanField(
+        help_text="True while the session is unfinished (pending or active); `status` tells which."
+    )
+    start_time = serializers.DateTimeField(source="created_at", help_text="When the session was created.")
+    accepted_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the invitee accepted; null while pending (and if rejected)."
+    )
     end_time = serializers.DateTimeField(allow_null=True)
     total_duration = serializers.SerializerMethodField(
         help_text="Seconds from acceptance to the end (or now)."

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from common.errors import Conflict, Forbidden, Invalid
-from common.events import publish, session_group
+from common.events import presence_user_group, publish, session_group
 from learning.models import LearningPost
 from ledger.rates import format_credits
 from ledger.selectors import balance_of
@@ -35,10 +35,18 @@ DECISIONS = ("accept", "reject")
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _publish_state(session: Session, *, now: datetime) -> None:
+def _publish_state(session: Session, *, now: datetime) -> dict:
     """Publish the state of a session in which, at these points, no timer can be running."""
     state = session_representation(session, now=now, running_timer=None)
     publish(session_group(session.pk), "session_state", {"session": state})
+    return state
+
+
+def _publish_response(session: Session, *, decided_by: int, state: dict) -> None:
+    """Tell the other participant's presence sockets that a pending session was answered
+    (accepted, rejected or called off), so nobody polls for the fate of an invitation."""
+    other = session.other_participant_id(decided_by)
+    publish(presence_user_group(other), "session_response", {"session": state})
 
 
 # --- sessions -------------------------------------------------------------------------------
@@ -86,7 +94,8 @@ def session_create(*, creator, invitee_id, learning_request_id=None) -> Session:
             # The conditional unique constraint on pair_key is the check itself, so two
             # invitations racing each other cannot both get through.
             raise Conflict("You already have an unfinished session with this user.") from None
-        _publish_state(session, now=now)
+        state = _publish_state(session, now=now)
+        publish(presence_user_group(invitee.pk), "session_invitation", {"session": state})
     return session
 
 
@@ -103,12 +112,13 @@ def session_respond(*, session_id, user, decision) -> Session:
             raise Conflict(f"The session is {session.status}, not pending.")
         if decision == "accept":
             session.status = Session.Status.ACTIVE
-            session.start_time = now
+            session.accepted_at = now
         else:
             session.status = Session.Status.REJECTED
             session.end_time = now
-        session.save(update_fields=["status", "start_time", "end_time"])
-        _publish_state(session, now=now)
+        session.save(update_fields=["status", "accepted_at", "end_time"])
+        state = _publish_state(session, now=now)
+        _publish_response(session, decided_by=user.pk, state=state)
     return session
 
 
@@ -119,9 +129,10 @@ def session_join(*, session_id, user) -> Session:
         session = session_locked_for_participant(session_id=session_id, user=user)
         if user.pk == session.user2_id and session.status == Session.Status.PENDING:
             session.status = Session.Status.ACTIVE
-            session.start_time = now
-            session.save(update_fields=["status", "start_time"])
-            _publish_state(session, now=now)
+            session.accepted_at = now
+            session.save(update_fields=["status", "accepted_at"])
+            state = _publish_state(session, now=now)
+            _publish_response(session, decided_by=user.pk, state=state)
     return session
 
 
@@ -202,6 +213,10 @@ def session_end(*, session_id, user, now: datetime | None = None) -> SessionEnd:
         session.save(update_fields=["status", "end_time", "credit_summary"])
         group = session_group(session.pk)
         publish(group, "session_ended", {"ended_by": user.pk, "credit_summary": summary})
+        if session.status == Session.Status.REJECTED:
+            # Calling off a pending session answers the invitation too.
+            state = session_representation(session, now=now, running_timer=None)
+            _publish_response(session, decided_by=user.pk, state=state)
         if session.status == Session.Status.COMPLETED:
             for participant in (session.user1, session.user2):
                 balance = format_credits(balance_of(user=participant))

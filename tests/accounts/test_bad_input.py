@@ -81,7 +81,7 @@ def test_deactivated_users_are_left_out_of_search(user, client_for):
     gone = UserFactory(name="Zebedee Gone")
     User.objects.filter(pk=gone.pk).update(is_active=False)
     UserFactory(name="Zebedee Here")
-    names = [u["name"] for u in client_for(user).get("/api/users/", {"search": "zebedee"}).json()["results"]]
+    names = [u["name"] for u in client_for(user).get("/api/users/", {"search": "zebedee"}).json()]
     assert names == ["Zebedee Here"]
     assert gone.name not in names
 

@@ -152,31 +152,68 @@ def test_profiles_need_authentication(api_client, user):
     assert api_client.get("/api/users/").status_code == 401
 
 
-def test_search_matches_names_in_any_case(user, client_for):
+def test_search_is_a_plain_array_of_public_profiles_in_any_case(user, client_for):
     UserFactory(name="Grace Hopper")
     UserFactory(name="grace kelly")
     UserFactory(name="Alan Turing")
     body = client_for(user).get("/api/users/", {"search": "GRACE"}).json()
-    assert body["count"] == 2
-    assert [u["name"] for u in body["results"]] == ["Grace Hopper", "grace kelly"]
-    assert all("email" not in u for u in body["results"])
+    # The original client's type-ahead reads an array, not a page.
+    assert isinstance(body, list)
+    assert [u["name"] for u in body] == ["Grace Hopper", "grace kelly"]
+    assert all(
+        set(u) == {"id", "name", "is_online", "availability", "average_rating", "total_reviews"} for u in body
+    )
 
 
-def test_search_without_query_lists_everyone_paginated(user, client_for):
-    UserFactory.create_batch(4)
-    body = client_for(user).get("/api/users/", {"page_size": 2}).json()
-    assert body["count"] == 5
-    assert len(body["results"]) == 2
-    assert body["next"]
+def test_search_puts_names_starting_with_the_query_first(user, client_for):
+    for name in ("Ann Bell", "Bella Ng", "Isabel", "bell hooks", "Zed Bellamy"):
+        UserFactory(name=name)
+    names = [u["name"] for u in client_for(user).get("/api/users/", {"search": "bel"}).json()]
+    assert names == ["bell hooks", "Bella Ng", "Ann Bell", "Isabel", "Zed Bellamy"]
+
+
+def test_search_answers_at_most_twenty_prefix_matches_first(user, client_for):
+    for n in range(25):
+        UserFactory(name=f"Zoe {n:02}")
+    UserFactory(name="Amazoe")  # contains "zoe", but does not start with it
+    body = client_for(user).get("/api/users/", {"search": "zoe"}).json()
+    assert len(body) == 20
+    assert [u["name"] for u in body] == [f"Zoe {n:02}" for n in range(20)]
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"search": ""}, {"search": "   "}], ids=["missing", "blank", "spaces"]
+)
+def test_search_without_a_query_finds_nobody(user, client_for, params):
+    UserFactory.create_batch(3)
+    response = client_for(user).get("/api/users/", params)
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+def test_search_is_not_paginated(user, client_for):
+    for n in range(3):
+        UserFactory(name=f"Paged {n}")
+    body = client_for(user).get("/api/users/", {"search": "paged", "page_size": 1, "page": 2}).json()
+    assert [u["name"] for u in body] == ["Paged 0", "Paged 1", "Paged 2"]
+
+
+def test_search_treats_like_wildcards_literally(user, client_for):
+    UserFactory(name="100% Ada")
+    UserFactory(name="1000 Ada")
+    assert [u["name"] for u in client_for(user).get("/api/users/", {"search": "0%"}).json()] == ["100% Ada"]
+    assert client_for(user).get("/api/users/", {"search": "_"}).json() == []
 
 
 def test_search_with_an_overlong_query_is_400(user, client_for):
-    assert client_for(user).get("/api/users/", {"search": "x" * 151}).status_code == 400
+    response = client_for(user).get("/api/users/", {"search": "x" * 151})
+    assert response.status_code == 400
+    assert "search" in response.json()
 
 
 def _search_queries(client) -> int:
     with CaptureQueriesContext(connection) as queries:
-        assert client.get("/api/users/", {"search": "user", "page_size": 100}).status_code == 200
+        assert client.get("/api/users/", {"search": "user"}).status_code == 200
     return len(queries)
 
 
@@ -186,4 +223,14 @@ def test_search_costs_the_same_queries_for_one_and_thirty_users(user, client_for
     for u in UserFactory.create_batch(29):
         review(u, 4)
     assert User.objects.count() > 30
+    assert len(client.get("/api/users/", {"search": "user"}).json()) == 20
     assert _search_queries(client) == one
+
+
+def test_the_schema_shows_search_as_an_array(api_client, db):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    answer = schema["paths"]["/api/users/"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]
+    assert answer["type"] == "array"
+    assert answer["items"]["$ref"].endswith("/PublicUser")

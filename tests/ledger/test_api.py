@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from ledger.services import support_grant, teaching_pay
 from tests.factories import UserFactory
-from tests.ledger.conftest import balance
+from tests.ledger.conftest import balance, make_user_with, reset_ledger_with_reserve
 
 CREDITS = "/api/credits/"
 HISTORY = "/api/credits/transactions/"
@@ -153,6 +153,7 @@ def test_posting_support_grants_it(client_for, user_with):
     body = response.json()
     assert (body["granted"], body["credits"]) == ("6.00", "6.00")
     assert body["cooldown_ends"]
+    assert body["message"] == "6.00 support credits granted."
     assert client_for(user).get(CREDITS).json() == {"credits": "6.00"}
 
 
@@ -161,7 +162,9 @@ def test_posting_support_in_cooldown_is_a_409_and_changes_nothing(client_for, us
     client_for(user).post(SUPPORT)
     response = client_for(user).post(SUPPORT)
     assert response.status_code == 409
-    assert "granted recently" in response.json()["detail"]
+    body = response.json()
+    assert set(body) == {"detail", "error"}
+    assert "granted recently" in body["detail"] and body["error"] == body["detail"]
     assert balance(user) == Decimal("5.00")
     status = client_for(user).get(SUPPORT).json()
     assert status["eligible"] is False and status["cooldown_ends"] is not None
@@ -170,8 +173,37 @@ def test_posting_support_in_cooldown_is_a_409_and_changes_nothing(client_for, us
 def test_posting_support_when_not_eligible_is_a_409(client_for, user):
     response = client_for(user).post(SUPPORT)
     assert response.status_code == 409
-    assert response.json()["detail"] == "Support is for balances of 3.00 credits or less."
+    reason = "Support is for balances of 3.00 credits or less."
+    assert response.json() == {"detail": reason, "error": reason}
     assert balance(user) == Decimal("15.00")
+
+
+@pytest.mark.parametrize(("credits", "message"), [("3.00", "2.00"), ("1.00", "4.00"), ("0.99", "6.00")])
+def test_the_grant_message_names_the_amount(client_for, user_with, credits, message):
+    body = client_for(user_with(credits)).post(SUPPORT).json()
+    assert body["message"] == f"{message} support credits granted."
+
+
+def test_a_bank_too_poor_to_pay_is_a_409_with_the_reason_twice(client_for, db):
+    reset_ledger_with_reserve("1.00")
+    user = make_user_with("0.00")
+    response = client_for(user).post(SUPPORT)
+    assert response.status_code == 409
+    body = response.json()
+    assert (
+        body["error"] == body["detail"] == "The bank cannot cover support right now. Please try again later."
+    )
+    assert balance(user) == Decimal("0.00")
+
+
+def test_the_schema_shows_the_support_message_and_refusal(api_client, db):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    post = schema["paths"][SUPPORT]["post"]["responses"]
+    assert post["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/SupportGrantOutput")
+    assert post["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/SupportRefusalOutput")
+    components = schema["components"]["schemas"]
+    assert "message" in components["SupportGrantOutput"]["properties"]
+    assert set(components["SupportRefusalOutput"]["properties"]) == {"detail", "error"}
 
 
 def test_schema_documents_the_credit_endpoints(api_client, db):

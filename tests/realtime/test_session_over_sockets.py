@@ -98,6 +98,10 @@ async def test_two_users_run_a_whole_session_over_the_sockets():
         )()
         assert response.status_code == 201, response.content
         session_id = response.json()["id"]
+        # Bob's presence socket is told at once, with the same representation REST answered.
+        invitation = await bob_presence.recv()
+        assert invitation == {"type": "session_invitation", "session": response.json()}
+        assert invitation["session"]["is_active"] is True and invitation["session"]["status"] == "pending"
 
         # Alice enters the room; Bob joining accepts the invitation, and Alice hears it.
         alice_session = await ws(f"/ws/session/{session_id}/", user=alice)
@@ -108,6 +112,10 @@ async def test_two_users_run_a_whole_session_over_the_sockets():
         assert (state["type"], state["session"]["status"]) == ("session_state", "active")
         state = await alice_session.recv()
         assert (state["type"], state["session"]["status"]) == ("session_state", "active")
+        # ...and wherever she is on the site, her presence socket hears the answer.
+        answer = await alice_presence.recv()
+        assert answer == {"type": "session_response", "session": state["session"]}
+        assert await silent(bob_presence)
         bob_chat = await ws(f"/ws/chat/{session_id}/", user=bob)
         joined = await alice_chat.recv()
         assert (joined["type"], joined["user_id"]) == ("user_joined", bob.pk)

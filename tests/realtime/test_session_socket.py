@@ -60,6 +60,20 @@ async def test_invitee_joining_activates_a_pending_session_and_the_creator_hears
     await invitee.close()
 
 
+async def test_a_pending_session_is_unfinished_but_runs_no_timer_until_accepted():
+    session = await sync_to_async(SessionFactory)()
+    creator = await ws(f"/ws/session/{session.pk}/", user=session.user1)
+    state = (await creator.recv())["session"]
+    # The original client reads is_active false as "ended"; the invitation is not ended.
+    assert (state["status"], state["is_active"], state["accepted_at"]) == ("pending", True, None)
+    assert state["start_time"] is not None
+    await creator.send({"type": "timer_start"})
+    error = await creator.recv()
+    assert (error["type"], error["code"]) == ("error", 409)
+    assert not await sync_to_async(session.timers.exists)()
+    await creator.close()
+
+
 async def test_creator_connecting_does_not_accept_for_the_invitee():
     session = await sync_to_async(SessionFactory)()
     creator = await ws(f"/ws/session/{session.pk}/", user=session.user1)
@@ -127,7 +141,7 @@ async def test_session_ended_carries_each_receivers_own_credits(room):
         learner=session.user2, teacher=session.user1, seconds=600, session_id=earlier.pk
     )
     await sync_to_async(TeachingTimer.objects.create)(
-        session=session, teacher=session.user1, start_time=session.start_time
+        session=session, teacher=session.user1, start_time=session.accepted_at
     )
     await one.send({"type": "end_session"})
     ended_one = await one.recv_type("session_ended")

@@ -172,9 +172,6 @@ async def test_events_cross_between_two_server_processes(two_servers):
     port_a, port_b = two_servers
     user1_id, token1 = _signup(port_a, 1)
     user2_id, token2 = _signup(port_a, 2)
-    status, session = _rest(port_a, "POST", "/api/sessions/", {"user2": user2_id}, token=token1)
-    assert status == 201, session
-    sid = session["id"]
     sockets = []
     try:
         # Presence: user1 watches on A; user2's first connection, on B, is announced on A.
@@ -186,6 +183,12 @@ async def test_events_cross_between_two_server_processes(two_servers):
         online = await _expect(watch1, "presence_update", status="online")
         assert online["user"]["id"] == user2_id
         assert set(online["user"]) == {"id", "name", "availability"}
+
+        # Invitation: created over REST on A, it reaches user2's presence socket on B.
+        status, session = _rest(port_a, "POST", "/api/sessions/", {"user2": user2_id}, token=token1)
+        assert status == 201, session
+        sid = session["id"]
+        assert (await _expect(presence2, "session_invitation"))["session"] == session
 
         # Chat: stored once, delivered on both processes.
         chat1 = await _open(port_a, f"/ws/chat/{sid}/", token1)
@@ -207,6 +210,9 @@ async def test_events_cross_between_two_server_processes(two_servers):
         sockets.append(session2)
         assert (await _expect(session2, "session_state"))["session"]["status"] == "active"
         assert (await _expect(session1, "session_state"))["session"]["status"] == "active"
+        # Joining on B accepted the invitation: user1's presence socket on A hears the answer.
+        answer = await _expect(watch1, "session_response")
+        assert (answer["session"]["id"], answer["session"]["status"]) == (sid, "active")
         await session1.send(json.dumps({"type": "timer_start"}))
         assert (await _expect(session2, "timer_started"))["teacher_id"] == user1_id
         status, _ = _rest(port_b, "POST", f"/api/sessions/{sid}/timer/stop/", {}, token=token1)

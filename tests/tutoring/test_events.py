@@ -4,8 +4,8 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
-from common.errors import Conflict
-from common.events import session_group
+from common.errors import Conflict, Forbidden
+from common.events import presence_user_group, session_group
 from tests.factories import SessionFactory
 from tests.tutoring.conftest import stay
 from tutoring import services
@@ -133,3 +133,66 @@ def test_payloads_are_plain_json(heard, clock, active_session, alice, bob):
     stay(clock, active_session, alice, seconds=60)
     events = heard(active_session.pk, lambda: services.session_end(session_id=active_session.pk, user=bob))
     assert json.loads(json.dumps(events)) == events
+
+
+# --- what the participants' presence sockets hear (presence_user_group) -----------------------
+
+
+def personal(broadcasts) -> list[tuple[str, str, str]]:
+    """(group, event, session status) of what went to users' own presence groups."""
+    return [
+        (group, event, payload["session"]["status"])
+        for group, event, payload in broadcasts.events
+        if group.startswith("presence.user.")
+    ]
+
+
+def test_an_invitation_goes_to_the_invitee_alone_after_commit(broadcasts, alice, bob):
+    with broadcasts.committing():
+        session = services.session_create(creator=alice, invitee_id=bob.pk)
+    assert personal(broadcasts) == [(presence_user_group(bob.pk), "session_invitation", "pending")]
+    invitation = next(p for g, e, p in broadcasts.events if e == "session_invitation")
+    assert invitation["session"]["id"] == session.pk
+    assert invitation["session"]["is_active"] is True and invitation["session"]["accepted_at"] is None
+
+
+@pytest.mark.parametrize(("decision", "status"), [("accept", "active"), ("reject", "rejected")])
+def test_the_answer_goes_to_the_creator_alone(broadcasts, alice, bob, decision, status):
+    session = SessionFactory(user1=alice, user2=bob)
+    with broadcasts.committing():
+        services.session_respond(session_id=session.pk, user=bob, decision=decision)
+    assert personal(broadcasts) == [(presence_user_group(alice.pk), "session_response", status)]
+
+
+def test_joining_the_room_answers_once_and_only_for_the_invitee(broadcasts, alice, bob):
+    session = SessionFactory(user1=alice, user2=bob)
+    with broadcasts.committing():
+        services.session_join(session_id=session.pk, user=alice)  # the creator: no answer
+        services.session_join(session_id=session.pk, user=bob)
+        services.session_join(session_id=session.pk, user=bob)  # already active: nothing new
+    assert personal(broadcasts) == [(presence_user_group(alice.pk), "session_response", "active")]
+
+
+@pytest.mark.parametrize("who", ["creator", "invitee"])
+def test_calling_off_a_pending_session_tells_the_other_participant(broadcasts, alice, bob, who):
+    session = SessionFactory(user1=alice, user2=bob)
+    caller, other = (alice, bob) if who == "creator" else (bob, alice)
+    with broadcasts.committing():
+        services.session_end(session_id=session.pk, user=caller)
+    assert personal(broadcasts) == [(presence_user_group(other.pk), "session_response", "rejected")]
+
+
+def test_ending_an_active_session_is_no_answer_to_an_invitation(broadcasts, active_session, bob):
+    with broadcasts.committing():
+        services.session_end(session_id=active_session.pk, user=bob)
+    assert personal(broadcasts) == []
+
+
+def test_refused_invitations_and_answers_announce_nothing(broadcasts, alice, bob):
+    session = SessionFactory(user1=alice, user2=bob)
+    with broadcasts.committing():
+        with pytest.raises(Conflict):
+            services.session_create(creator=alice, invitee_id=bob.pk)  # one unfinished per pair
+        with pytest.raises(Forbidden):
+            services.session_respond(session_id=session.pk, user=alice, decision="accept")
+    assert broadcasts.events == []

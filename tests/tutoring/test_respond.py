@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 
 from tests.factories import SessionFactory, UserFactory
@@ -10,18 +12,31 @@ def pending(alice, bob):
     return SessionFactory(user1=alice, user2=bob)
 
 
+def iso(moment) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def test_the_invitee_accepts_and_the_session_starts(clock, pending, bob):
+    clock.shift(60)
     response = api(bob).post(url(pending, "respond/"), {"decision": "accept"})
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "active" and body["is_active"] is True
-    assert body["start_time"] == T0.isoformat().replace("+00:00", "Z")
+    # start_time stays the creation time; the acceptance has its own field, and the duration
+    # counts from it.
+    assert body["start_time"] == iso(T0)
+    assert body["accepted_at"] == iso(T0 + timedelta(seconds=60))
+    clock.shift(30)
+    assert api(bob).get(url(pending)).json()["total_duration"] == 30
 
 
-def test_the_invitee_rejects(pending, bob):
+def test_the_invitee_rejects(clock, pending, bob):
     response = api(bob).post(url(pending, "respond/"), {"decision": "reject"})
     assert response.status_code == 200
-    assert response.json()["status"] == "rejected"
+    body = response.json()
+    assert body["status"] == "rejected" and body["is_active"] is False
+    assert body["start_time"] == iso(T0) and body["end_time"] == iso(T0)
+    assert body["accepted_at"] is None and body["total_duration"] == 0
 
 
 def test_the_creator_cannot_respond(pending, alice):

@@ -3,17 +3,21 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import LearningPostFactory, SessionFactory, UserFactory
-from tests.tutoring.conftest import api, url
+from tests.tutoring.conftest import T0, api, url
 from tutoring.models import Session
 
+ISO_T0 = T0.isoformat().replace("+00:00", "Z")
 
-def test_creating_a_session_invites_the_other_user(alice, bob):
+
+def test_creating_a_session_invites_the_other_user(clock, alice, bob):
     response = api(alice).post("/api/sessions/", {"user2": bob.pk}, format="json")
     assert response.status_code == 201
     body = response.json()
     assert body["user1"] == alice.pk and body["user1_name"] == "Alice"
     assert body["user2"] == bob.pk and body["user2_name"] == "Bob"
-    assert body["status"] == "pending" and body["is_active"] is False
+    # Unfinished, so the original client does not show it as ended; status says it is pending.
+    assert body["status"] == "pending" and body["is_active"] is True
+    assert body["start_time"] == ISO_T0 and body["accepted_at"] is None and body["end_time"] is None
     assert body["active_timer"] is None and body["total_duration"] == 0
     assert body["user1_teaching_time"] == 0 and body["user2_teaching_time"] == 0
 
@@ -169,3 +173,12 @@ def test_the_service_refuses_unknown_invitees_from_any_caller(alice, invitee_id)
     with pytest.raises(Invalid):
         services.session_create(creator=alice, invitee_id=invitee_id)
     assert not Session.objects.exists()
+
+
+def test_the_schema_shows_the_session_shape(api_client, db):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    fields = schema["components"]["schemas"]["SessionOutput"]["properties"]
+    assert {"status", "is_active", "start_time", "accepted_at", "end_time", "total_duration"} <= set(fields)
+    assert fields["accepted_at"]["nullable"] is True
+    assert not fields["start_time"].get("nullable")  # the creation time, always there
+    assert "pending" in fields["is_active"]["description"]

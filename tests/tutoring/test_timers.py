@@ -2,7 +2,7 @@ import pytest
 
 from common.errors import Conflict, NotFound
 from tests.factories import SessionFactory, UserFactory
-from tests.tutoring.conftest import api, stay, url
+from tests.tutoring.conftest import T0, api, stay, url
 from tutoring import services
 from tutoring.models import Session, TeachingTimer
 
@@ -94,7 +94,7 @@ def test_after_stopping_the_other_participant_may_start(active_session, alice, b
 def test_join_by_the_invitee_accepts_a_pending_session(clock, alice, bob):
     session = SessionFactory(user1=alice, user2=bob)
     joined = services.session_join(session_id=session.pk, user=bob)
-    assert joined.status == Session.Status.ACTIVE and joined.start_time is not None
+    assert joined.status == Session.Status.ACTIVE and joined.accepted_at == T0
 
 
 def test_join_by_the_creator_changes_nothing(alice, bob):
@@ -113,7 +113,7 @@ def test_a_start_that_loses_to_the_one_timer_constraint_is_a_conflict(
 ):
     # The session lock normally stops a second start first; this reaches the constraint itself,
     # and the database stays usable afterwards (the service's transaction rolled back cleanly).
-    TeachingTimer.objects.create(session=active_session, teacher=bob, start_time=active_session.start_time)
+    TeachingTimer.objects.create(session=active_session, teacher=bob, start_time=active_session.accepted_at)
     monkeypatch.setattr("tutoring.services.running_timer_of", lambda session: None)
     with pytest.raises(Conflict):
         services.timer_start(session_id=active_session.pk, user=alice)
