@@ -152,6 +152,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
         if self._closing:
             return
         self._closing = True
+        await self.before_server_close()
         await self._cleanup()
         await self.close(code=code)
 
@@ -213,6 +214,9 @@ class BaseConsumer(AsyncWebsocketConsumer):
 
     async def on_disconnected(self) -> None:
         pass
+
+    async def before_server_close(self) -> None:
+        """The server is about to close the socket (e.g. its token expired): last frames."""
 
     def touch_session(self, *, leaving: bool = False) -> None:
         """Runs in a worker thread on connect, on every refresh and on leaving: a consumer bound

@@ -25,13 +25,18 @@ def test_message_is_broadcast_after_commit(session, broadcasts):
         (
             f"chat.{session.pk}",
             {
-                "type": "event.chat_message",
-                "event": "chat_message",
-                "id": message.id,
-                "sender": session.user1.name,
-                "sender_id": session.user1_id,
-                "message": "hi",
-                "timestamp": message.created_at.isoformat().replace("+00:00", "Z"),
+                "type": "event.chat_messages",
+                "event": "chat_messages",
+                "messages": [
+                    {
+                        "id": message.id,
+                        "sender": session.user1.name,
+                        "sender_id": session.user1_id,
+                        "message": "hi",
+                        "timestamp": message.created_at.isoformat().replace("+00:00", "Z"),
+                    }
+                ],
+                "previous_id": None,
             },
         )
     ]
