@@ -92,3 +92,12 @@ def test_text_the_database_cannot_store_is_refused(session, text, problem):
 def test_a_paired_surrogate_character_is_fine(session):
     message_post(session_id=session.pk, sender=session.user1, text="ok \U0001f600")
     assert ChatMessage.objects.get().text == "ok \U0001f600"
+
+
+@pytest.mark.parametrize("microsecond", [0, 123456], ids=["whole-second", "fraction"])
+def test_broadcast_shape_is_exactly_the_history_shape(session, microsecond):
+    from chat.representations import ChatMessageOutput, message_representation
+
+    message = message_post(session_id=session.pk, sender=session.user1, text="same everywhere")
+    message.created_at = message.created_at.replace(microsecond=microsecond)
+    assert message_representation(message) == dict(ChatMessageOutput(message).data)
