@@ -15,6 +15,7 @@ meanwhile changes nothing: the writer stores it anyway.
 """
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -111,7 +112,11 @@ class ChatWriter:
                 stopping = batch[-1] is _STOP
                 items = [item for item in batch if item is not _STOP]
                 if items:
-                    self._write(items)
+                    try:
+                        self._write(items)
+                    except Exception:  # a bug here must not strand the senders or the thread
+                        logger.exception("settling a batch of %d chat messages failed", len(items))
+                        self._fail(items)
                 if stopping:
                     return
         finally:
@@ -132,6 +137,13 @@ class ChatWriter:
                 deliverer.loop.call_soon_threadsafe(deliverer.deliver, settled, sends)
             except RuntimeError:  # that loop is closed: its sockets are gone, the rows stay
                 logger.warning("chat messages stored for an event loop that has closed")
+
+    def _fail(self, items: list[_Item]):
+        for item in items:
+            with contextlib.suppress(RuntimeError):  # a closed loop has nobody left to tell
+                item.deliverer.loop.call_soon_threadsafe(
+                    item.deliverer.deliver, [(item.future, StoreFailed())], []
+                )
 
     def _store_isolating(self, drafts: list[MessageDraft]):
         """messages_store, surviving any error: a batch the database refuses (say, a sender
