@@ -1,11 +1,13 @@
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 
-from common.errors import Conflict, Invalid
+from common.errors import Conflict, Invalid, NotFound, ServiceError
 from common.events import chat_group, publish
 from tutoring.models import Session
-from tutoring.selectors import session_locked_for_participant
 
 from .models import ChatMessage
 from .representations import message_representation
@@ -13,10 +15,13 @@ from .representations import message_representation
 MAX_MESSAGE_LENGTH = 2000
 # PostgreSQL text can hold neither NUL nor an unpaired surrogate (which JSON's \ud800 escapes make).
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# The event every stored message reaches the chat sockets by: one per session per batch.
+MESSAGES_EVENT = "chat_messages"
 
 
-def message_post(*, session_id, sender, text) -> ChatMessage:
-    """Store a participant's message, then (after commit) broadcast it to the session's chat."""
+def message_text_clean(text) -> str:
+    """The text as it will be stored, or Invalid; needs no database, so a socket checks it before
+    queueing the message."""
     if not isinstance(text, str):
         raise Invalid("The message must be a string.")
     # Surrounding whitespace is not content: a message of spaces is empty.
@@ -29,13 +34,99 @@ def message_post(*, session_id, sender, text) -> ChatMessage:
         raise Invalid("The message must not contain NUL (\\u0000) characters.")
     if _LONE_SURROGATE.search(text):
         raise Invalid("The message must not contain unpaired surrogate escapes (\\ud800-\\udfff).")
+    return text
+
+
+@dataclass(frozen=True)
+class MessageDraft:
+    """A message to store: `text` already went through message_text_clean."""
+
+    session_id: int
+    sender: object  # the sending user (its name goes into the broadcast without a query)
+    text: str
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """One group event for one session: its new messages, in order, and the id of the message
+    that preceded them in that session, so a socket can tell it missed some."""
+
+    session_id: int
+    group: str
+    event: dict
+
+
+def messages_store(
+    *, drafts: Sequence[MessageDraft]
+) -> tuple[list[ChatMessage | ServiceError], list[Broadcast]]:
+    """Store messages of any sessions in one transaction (a batch of the chat writer, or one
+    message of message_post). Each draft gets its stored message or the ServiceError that refused
+    it; the broadcasts must be sent only after the surrounding transaction committed.
+
+    No message is stored after its session's end committed: the sessions of the batch are read
+    `FOR NO KEY UPDATE`, which conflicts with session_end's `FOR UPDATE`. If the batch locks first,
+    session_end waits until the batch committed; if session_end locks first, the batch waits, then
+    reads the committed status (PostgreSQL re-reads a row it waited for) and refuses the messages.
+    The same lock makes the batches of two processes that touch one session take turns, so a
+    session's message ids grow in commit order and `?after=<id>` can't skip a late commit. On
+    SQLite every write transaction begins IMMEDIATE, holding the one write lock, which is stronger.
+    One lock per session per batch, never one per message.
+    """
+    session_ids = sorted({draft.session_id for draft in drafts})
+    last_message = ChatMessage.objects.filter(session=OuterRef("pk")).order_by("-id").values("id")[:1]
     with transaction.atomic():
-        # Locked, so session_end (which locks it too) can't finish the session between the
-        # status check and the insert.
-        session = session_locked_for_participant(session_id=session_id, user=sender)
-        # Chat belongs to a session still going on; a finished session's history stays readable.
-        if session.status not in Session.UNFINISHED:
-            raise Conflict(f"The session is {session.status}; its chat is closed.")
-        message = ChatMessage.objects.create(session=session, sender=sender, text=text)
-        publish(chat_group(session.id), "chat_message", message_representation(message))
-    return message
+        sessions = {
+            session.pk: session
+            for session in Session.objects.select_for_update(no_key=True, of=("self",))
+            .filter(pk__in=session_ids)
+            .order_by("pk")
+            .only("pk", "status", "user1_id", "user2_id")
+            .annotate(last_message_id=Subquery(last_message))
+        }
+        outcomes: list[ChatMessage | ServiceError] = []
+        to_create = []
+        for draft in drafts:
+            session = sessions.get(draft.session_id)
+            if session is None or draft.sender.pk not in (session.user1_id, session.user2_id):
+                outcomes.append(NotFound("Session not found."))
+            # Chat belongs to a session still going on; a finished session's history stays readable.
+            elif session.status not in Session.UNFINISHED:
+                outcomes.append(Conflict(f"The session is {session.status}; its chat is closed."))
+            else:
+                message = ChatMessage(session_id=session.pk, sender=draft.sender, text=draft.text)
+                outcomes.append(message)
+                to_create.append(message)
+        ChatMessage.objects.bulk_create(to_create)
+    return outcomes, _broadcasts(to_create, sessions)
+
+
+def _broadcasts(messages: list[ChatMessage], sessions: dict) -> list[Broadcast]:
+    per_session: dict[int, list[ChatMessage]] = {}
+    for message in messages:
+        per_session.setdefault(message.session_id, []).append(message)
+    return [
+        Broadcast(
+            session_id=session_id,
+            group=chat_group(session_id),
+            event={
+                "messages": [message_representation(message) for message in batch],
+                "previous_id": sessions[session_id].last_message_id,
+            },
+        )
+        for session_id, batch in per_session.items()
+    ]
+
+
+def message_post(*, session_id, sender, text) -> ChatMessage:
+    """Store a participant's message, then (after commit) broadcast it to the session's chat.
+
+    The synchronous form, in the caller's thread and transaction; the chat socket goes through
+    chat.writer, which stores many messages per transaction with the same messages_store."""
+    draft = MessageDraft(session_id=session_id, sender=sender, text=message_text_clean(text))
+    with transaction.atomic():
+        [outcome], broadcasts = messages_store(drafts=[draft])
+        if isinstance(outcome, ServiceError):
+            raise outcome
+        for broadcast in broadcasts:
+            publish(broadcast.group, MESSAGES_EVENT, broadcast.event)
+    return outcome

@@ -37,10 +37,15 @@ def presence_user_group(user_id: int) -> str:
     return f"presence.user.{user_id}"
 
 
+def event_message(event_type: str, payload: dict) -> dict:
+    """The channel-layer message of an event: consumers handle it in `event_<event_type>`."""
+    return {"type": "event." + event_type, "event": event_type, **payload}
+
+
 def publish(group: str, event_type: str, payload: dict) -> None:
     """Send `{"type": "event.<event_type>", **payload}` to `group` once the transaction commits."""
 
-    message = {"type": "event." + event_type, "event": event_type, **payload}
+    message = event_message(event_type, payload)
 
     def send():
         layer = get_channel_layer()

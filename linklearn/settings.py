@@ -169,7 +169,13 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL or "redis://127.0.0.1:6379/0"]},
+            "CONFIG": {
+                "hosts": [REDIS_URL or "redis://127.0.0.1:6379/0"],
+                # channels-redis counts a socket's capacity on its process's one inbox (all the
+                # process's sockets together), so its default of 100 dropped chat deliveries
+                # silently at a tenth of a second of backlog under load.
+                "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=5000),
+            },
         }
     }
 
@@ -284,6 +290,10 @@ WS_RATE_WINDOW = env.int("WS_RATE_WINDOW", default=10)
 # Frames per WS_RATE_WINDOW for all of one user's sockets together, counted in the shared cache.
 WS_USER_RATE_LIMIT = env.int("WS_USER_RATE_LIMIT", default=60)
 WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)
+# The chat writer (chat/writer.py): messages waiting to be stored per process (beyond: a 503
+# error frame), and the most it stores in one transaction.
+CHAT_WRITE_QUEUE = env.int("CHAT_WRITE_QUEUE", default=1000)
+CHAT_WRITE_BATCH = env.int("CHAT_WRITE_BATCH", default=500)
 
 # `make bench` only: /api/bench/floor/, a constant 20-item JSON through the full middleware
 # stack, the floor the REST paths are measured against. `check --deploy` fails while it is on.

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -86,12 +87,23 @@ class BaseConsumer(AsyncWebsocketConsumer):
 
     async def dispatch(self, message):
         if message["type"].startswith("websocket."):
-            await super().dispatch(message)
+            await self._handle(message)
             return
         try:
-            await super().dispatch(message)
+            await self._handle(message)
         except Exception:  # one bad group event must not kill the socket it was meant for
             logger.exception("handling %r on %s failed", message["type"], self.channel_name)
+
+    async def _handle(self, message):
+        # Channels' own dispatch first runs close_old_connections through database_sync_to_async
+        # for every frame and every group event: a hop onto the one database thread, queued
+        # behind every socket's database work, thousands of times a second under chat load. Our
+        # database work runs in database_sync_to_async (which does that cleanup itself) or on
+        # the chat writer's own connection, so the handler is called directly.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         self.user = self.scope.get("user")
@@ -152,6 +164,7 @@ class BaseConsumer(AsyncWebsocketConsumer):
         if self._closing:
             return
         self._closing = True
+        await self.before_server_close()
         await self._cleanup()
         await self.close(code=code)
 
@@ -213,6 +226,9 @@ class BaseConsumer(AsyncWebsocketConsumer):
 
     async def on_disconnected(self) -> None:
         pass
+
+    async def before_server_close(self) -> None:
+        """The server is about to close the socket (e.g. its token expired): last frames."""
 
     def touch_session(self, *, leaving: bool = False) -> None:
         """Runs in a worker thread on connect, on every refresh and on leaving: a consumer bound

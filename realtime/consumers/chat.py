@@ -1,7 +1,12 @@
-from channels.db import database_sync_to_async
+import asyncio
+import logging
 
-from chat.services import message_post
-from common.errors import Invalid
+from channels.db import database_sync_to_async
+from rest_framework import status
+
+from chat.services import MessageDraft, message_text_clean
+from chat.writer import chat_writer
+from common.errors import Invalid, ServiceError
 from common.events import chat_group
 from presence.models import Connection
 from tutoring.selectors import session_for_participant
@@ -9,12 +14,31 @@ from tutoring.services import attendance_touch
 
 from .base import BaseConsumer
 
+logger = logging.getLogger(__name__)
+
+# Messages of one socket taken but not yet settled: one socket can't fill the process's queue.
+MAX_IN_FLIGHT = 50
+# How long a server-side close waits for the socket's messages in flight, so it can report them.
+SETTLE_BEFORE_CLOSE_SECONDS = 5
+
+
+class TooManyInFlight(ServiceError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_message = "Too many of your messages are waiting to be stored; this one was not sent. Slow down."
+
 
 class ChatConsumer(BaseConsumer):
     """ws/chat/{session_id}/: the session's participants talk; messages are stored, then sent."""
 
     kind = Connection.Kind.CHAT
     frame_types = frozenset({"chat_message", "typing"})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._in_flight: set[asyncio.Future] = set()
+        self._reports: set[asyncio.Task] = set()
+        self._gone = False
+        self._last_message_id: int | None = None  # the newest message this socket was sent
 
     async def authorize(self):
         session = await database_sync_to_async(session_for_participant)(
@@ -37,13 +61,41 @@ class ChatConsumer(BaseConsumer):
         await self.relay_to_others(self.group, {"type": "user_joined", **self._who()})
 
     async def on_disconnected(self):
+        self._gone = True
         await self.relay_to_others(self.group, {"type": "user_left", **self._who()})
 
+    async def before_server_close(self):
+        # Messages in flight settle first, so the client hears of any that were refused.
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=SETTLE_BEFORE_CLOSE_SECONDS)
+        if self._reports:
+            await asyncio.wait(set(self._reports), timeout=SETTLE_BEFORE_CLOSE_SECONDS)
+
+    # --- sending ----------------------------------------------------------------------------
+
     async def frame_chat_message(self, frame):
-        # The stored message reaches every socket, this one included, through the group event.
-        await database_sync_to_async(message_post)(
-            session_id=self.session_id, sender=self.user, text=frame.get("message")
-        )
+        """Checked here, then handed to the process's chat writer without waiting for it, so
+        the socket keeps reading; a refusal comes back later as an error frame. A stored message
+        reaches every socket, this one included, through the group event."""
+        text = message_text_clean(frame.get("message"))
+        if len(self._in_flight) >= MAX_IN_FLIGHT:
+            raise TooManyInFlight()
+        future = chat_writer.submit(MessageDraft(session_id=self.session_id, sender=self.user, text=text))
+        self._in_flight.add(future)
+        future.add_done_callback(self._message_settled)
+
+    def _message_settled(self, future: asyncio.Future):
+        self._in_flight.discard(future)
+        if future.cancelled() or future.exception() is None:
+            return
+        refusal = future.exception()
+        if self._gone:
+            # Nobody to tell any more: the client finds the gap in the history when it returns.
+            logger.warning("a message of closed socket %s was not stored: %s", self.channel_name, refusal)
+            return
+        report = asyncio.ensure_future(self.send_error(refusal.message, code=refusal.status_code))
+        self._reports.add(report)
+        report.add_done_callback(self._reports.discard)
 
     async def frame_typing(self, frame):
         is_typing = frame.get("is_typing")
@@ -51,4 +103,23 @@ class ChatConsumer(BaseConsumer):
             raise Invalid('"is_typing" must be true or false.')
         await self.relay_to_others(self.group, {"type": "typing", **self._who(), "is_typing": is_typing})
 
-    event_chat_message = BaseConsumer.forward_event
+    # --- receiving --------------------------------------------------------------------------
+
+    async def event_chat_messages(self, event):
+        """Newly stored messages of the session, one frame each. `previous_id` is the message
+        before them: newer than the last one sent here means the socket's queue overflowed (or
+        two processes' broadcasts crossed), so the client is told where to resume from."""
+        previous, last = event.get("previous_id"), self._last_message_id
+        if last is not None and previous is not None and previous > last:
+            await self.send_json(
+                {
+                    "type": "error",
+                    "code": status.HTTP_503_SERVICE_UNAVAILABLE,
+                    "message": "Some chat messages did not reach this socket; fetch "
+                    f"/api/sessions/{self.session_id}/messages/?after={last} to catch up.",
+                    "missed_after": last,
+                }
+            )
+        for message in event["messages"]:
+            await self.send_json({"type": "chat_message", **message})
+        self._last_message_id = max(last or 0, event["messages"][-1]["id"])

@@ -25,13 +25,18 @@ def test_message_is_broadcast_after_commit(session, broadcasts):
         (
             f"chat.{session.pk}",
             {
-                "type": "event.chat_message",
-                "event": "chat_message",
-                "id": message.id,
-                "sender": session.user1.name,
-                "sender_id": session.user1_id,
-                "message": "hi",
-                "timestamp": message.created_at.isoformat().replace("+00:00", "Z"),
+                "type": "event.chat_messages",
+                "event": "chat_messages",
+                "messages": [
+                    {
+                        "id": message.id,
+                        "sender": session.user1.name,
+                        "sender_id": session.user1_id,
+                        "message": "hi",
+                        "timestamp": message.created_at.isoformat().replace("+00:00", "Z"),
+                    }
+                ],
+                "previous_id": None,
             },
         )
     ]
@@ -87,3 +92,12 @@ def test_text_the_database_cannot_store_is_refused(session, text, problem):
 def test_a_paired_surrogate_character_is_fine(session):
     message_post(session_id=session.pk, sender=session.user1, text="ok \U0001f600")
     assert ChatMessage.objects.get().text == "ok \U0001f600"
+
+
+@pytest.mark.parametrize("microsecond", [0, 123456], ids=["whole-second", "fraction"])
+def test_broadcast_shape_is_exactly_the_history_shape(session, microsecond):
+    from chat.representations import ChatMessageOutput, message_representation
+
+    message = message_post(session_id=session.pk, sender=session.user1, text="same everywhere")
+    message.created_at = message.created_at.replace(microsecond=microsecond)
+    assert message_representation(message) == dict(ChatMessageOutput(message).data)

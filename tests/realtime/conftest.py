@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.db import connections
 from rest_framework_simplejwt.tokens import AccessToken
 
+from chat.writer import chat_writer
 from linklearn.asgi import application
 from tests.factories import UserFactory
 
@@ -28,6 +29,9 @@ def _fresh_channel_layer(settings, monkeypatch):
 @pytest.fixture(autouse=True)
 async def _close_thread_connections():
     yield
+    # The chat writer's thread stores what is queued and lets go of its connection; the next
+    # test starts a fresh one (on its own event loop).
+    await sync_to_async(chat_writer.stop, thread_sensitive=False)()
     # sync_to_async in a test runs on a shared worker thread whose database connection would
     # otherwise outlive the test and keep PostgreSQL from dropping the test database.
     await sync_to_async(connections.close_all)()
