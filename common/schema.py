@@ -14,7 +14,8 @@ writing anything:
 
 What only the service knows (403 not yours, 409 conflicts, a throttle checked by hand) is
 declared with `errors(...)` in the view's `extend_schema(responses=...)`; the shapes still come
-from here. An error declared with a body of its own keeps it.
+from here. An error declared with a body of its own keeps it, except 400, which is always the
+field-errors shape (any serializer can answer it).
 """
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
@@ -76,9 +77,10 @@ class _StandardError(OpenApiResponse):
     """Marks an error status whose body is the standard one for that status."""
 
 
-def errors(*statuses: int) -> dict:
+def errors(*statuses: int, descriptions: dict[int, str] | None = None) -> dict:
     """`extend_schema(responses={200: X, **errors(403, 409)})`: errors only the service knows."""
-    return {status: _StandardError(description=_DESCRIPTIONS.get(status, "")) for status in statuses}
+    descriptions = {**_DESCRIPTIONS, **(descriptions or {})}
+    return {status: _StandardError(description=descriptions.get(status, "")) for status in statuses}
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -89,7 +91,8 @@ class AutoSchema(SpectacularAutoSchema):
         responses = operation["responses"]
         for status in sorted(self._standard_error_statuses(operation)):
             existing = responses.get(str(status))
-            if existing is None or "content" not in existing:
+            # A 400 is always the standard shape: any serializer can answer field errors.
+            if existing is None or "content" not in existing or status == 400:
                 responses[str(status)] = self._error_response(status, existing)
         operation["responses"] = dict(sorted(responses.items()))
         return operation
