@@ -48,7 +48,21 @@ def flatmap_path_parameters(context, path_parameters):
 
 
 @pytest.fixture
-def world(db):
+def _keep_the_test_connection():
+    """As Django's test client does: the WSGI handler must not close the database connection at
+    the end of each request, or the test's transaction (on PostgreSQL) goes with it."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def world(db, _keep_the_test_connection):
     """The caller with a post, a partner with a post, an active and a completed session."""
     caller, partner = UserFactory(), UserFactory()
     posts = [LearningPostFactory(creator=caller), LearningPostFactory(creator=partner)]
