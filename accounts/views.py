@@ -14,6 +14,7 @@ from . import selectors, services
 from .authentication import profile_jwt_authentication
 from .serializers import (
     AuthResultSerializer,
+    DetailSerializer,
     LoginSerializer,
     MeSerializer,
     MeUpdateSerializer,
@@ -127,8 +128,7 @@ class PasswordChangeView(APIView):
         responses={
             200: TokensResultSerializer,
             400: OpenApiResponse(description="Wrong old_password or an invalid new password"),
-            401: _DETAIL,
-            429: _DETAIL,
+            **errors(401, 429),
         },
     )
     def post(self, request):
@@ -151,7 +151,7 @@ class PasswordResetView(PublicEndpoint):
         responses={
             202: DetailSerializer,
             400: OpenApiResponse(description="Not an email address"),
-            429: _DETAIL,
+            **errors(429),
         },
         auth=[],
     )
@@ -215,7 +215,7 @@ class MeView(APIView):
         responses={
             204: OpenApiResponse(description="The account is deleted; see SPEC 'Deleting an account'"),
             400: OpenApiResponse(description="Missing or wrong password"),
-            429: _DETAIL,
+            **errors(429),
         },
     )
     def delete(self, request):
