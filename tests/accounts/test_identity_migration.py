@@ -1,12 +1,12 @@
-"""accounts 0003 gives existing rows their canonical identities, and stops (listing the ids)
+"""accounts 0004 gives existing rows their canonical identities, and stops (listing the ids)
 when two rows turn out to be one identity instead of merging them."""
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("accounts", "0002_user_deleted_at")]
-AFTER = [("accounts", "0003_user_identity_keys")]
+BEFORE = [("accounts", "0003_token_family")]
+AFTER = [("accounts", "0004_user_identity_keys")]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +20,7 @@ def _migrate(targets):
 
 @pytest.fixture
 def old_schema():
-    """The database as it was before 0003; brought forward again (and emptied) afterwards."""
+    """The database as it was before 0004; brought forward again (and emptied) afterwards."""
     apps = _migrate(BEFORE)
     yield apps.get_model("accounts", "User")
     apps.get_model("accounts", "User").objects.all().delete()

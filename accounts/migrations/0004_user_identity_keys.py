@@ -43,7 +43,7 @@ def canonical_identities(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0002_user_deleted_at"),
+        ("accounts", "0003_token_family"),
     ]
 
     operations = [
