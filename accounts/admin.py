@@ -7,6 +7,7 @@ from django.urls import path, reverse
 
 from . import services
 from .forms import UserChangeForm, UserCreationForm
+from .identity import search_key
 from .models import User
 
 
@@ -17,7 +18,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("id", "email", "name", "credits", "is_active", "is_staff", "date_joined", "deleted_at")
     list_filter = ("is_active", "is_staff", "is_superuser", ("deleted_at", admin.EmptyFieldListFilter))
     list_select_related = ("ledger_account",)
-    search_fields = ("email", "name")
+    search_fields = ("email", "name_key")
     ordering = ("id",)
     # Credits move only through the ledger, so they are shown here and never edited.
     readonly_fields = ("credits", "date_joined", "last_login", "deleted_at")
@@ -34,6 +35,10 @@ class UserAdmin(DjangoUserAdmin):
     def credits(self, obj):
         account = getattr(obj, "ledger_account", None)
         return account.balance if account is not None else "—"
+
+    def get_search_results(self, request, queryset, search_term):
+        # Searched in the form identities are compared in, so `ａｌｉｃｅ` finds alice.
+        return super().get_search_results(request, queryset, search_key(search_term))
 
     def has_delete_permission(self, request, obj=None):
         # The row must stay (its ledger history refers to it): "Delete account" below

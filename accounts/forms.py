@@ -18,6 +18,7 @@ class _UniqueCaseInsensitive:
         return value
 
     def clean_email(self):
+        # The model field's validator has already refused a domain IDNA can't take.
         return self._clean_unique("email", User.objects.normalize_email(self.cleaned_data["email"]))
 
     def clean_name(self):

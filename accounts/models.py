@@ -1,23 +1,41 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
+
+from . import identity
+
+
+def validate_email_identity(value):
+    """Model-level check (admin forms, createsuperuser): IDNA must accept the domain."""
+    try:
+        identity.normalize_email(value)
+    except identity.InvalidIdentity as exc:
+        raise ValidationError(str(exc), code="invalid") from exc
+
+
+def validate_name_identity(value):
+    try:
+        identity.validate_name(value)
+    except identity.InvalidIdentity as exc:
+        raise ValidationError(str(exc), code="invalid") from exc
 
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
     @classmethod
-    def normalize_email(cls, email) -> str:
-        """The one spelling of an email we store and compare: trimmed, all lower case."""
-        return (email or "").strip().lower()
+    def normalize_email(cls, email, *, strict: bool = False) -> str:
+        """The one spelling of an email we store and compare (see accounts.identity)."""
+        return identity.normalize_email(email, strict=strict)
 
     @staticmethod
     def normalize_name(name) -> str:
-        return (name or "").strip()
+        return identity.normalize_name(name)
 
     def get_by_natural_key(self, email):
-        return self.get(email__iexact=email)
+        # Login, createsuperuser and the admin all find a user here, by the canonical email.
+        return self.get(email=self.normalize_email(email))
 
     def create_user(self, email, name, password=None, *, password_hash: str | None = None, **extra):
         """Create a user together with their ledger account and signup grant.
@@ -29,11 +47,12 @@ class UserManager(BaseUserManager):
         # Imported here: ledger refers to the user model, so a module-level import would cycle.
         from ledger.services import account_open_with_signup_grant
 
-        email, name = self.normalize_email(email), self.normalize_name(name)
+        email, name = self.normalize_email(email, strict=True), self.normalize_name(name)
         if not email:
             raise ValueError("Users need an email address.")
         if not name:
             raise ValueError("Users need a name.")
+        identity.validate_name(name)
         user = self.model(email=email, name=name, **extra)
         if password_hash is not None:
             user.password = password_hash
@@ -45,6 +64,9 @@ class UserManager(BaseUserManager):
         return user
 
     def create_superuser(self, email, name, password=None, **extra):
+        # createsuperuser checks that the email is free but not the name: say so, as its error.
+        if self.filter(name_key=identity.name_key(name)).exists():
+            raise ValidationError({"name": "A user with this name already exists."})
         extra.update(is_staff=True, is_superuser=True)
         return self.create_user(email, name, password, **extra)
 
@@ -56,8 +78,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     Whether a user is online is derived from their live connections (see `realtime`).
     """
 
-    email = models.EmailField(max_length=254, unique=True)
-    name = models.CharField(max_length=150)
+    # Stored canonical (accounts.identity.normalize_email), so this unique index is the rule.
+    email = models.EmailField(max_length=254, unique=True, validators=[validate_email_identity])
+    name = models.CharField(max_length=150, validators=[validate_name_identity])
+    # The name's comparison form, kept by save(); its unique index stops look-alike twins even
+    # when two requests race past the service's check.
+    name_key = models.TextField(unique=True, editable=False)
     availability = models.CharField(max_length=255, blank=True, default="")
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
@@ -74,13 +100,14 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
-            models.UniqueConstraint(Lower("name"), name="user_name_ci_unique"),
-        ]
 
     def save(self, *args, **kwargs):
         self.email = UserManager.normalize_email(self.email)
+        self.name = UserManager.normalize_name(self.name)
+        self.name_key = identity.name_key(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
         super().save(*args, **kwargs)
 
     def __str__(self):

@@ -2,12 +2,12 @@
 of users costs one query however long it is."""
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
-from django.db.models.functions import Lower
 
 from common.errors import NotFound
 from presence.selectors import online_annotation
 from reviews.selectors import rating_annotations
 
+from . import identity
 from .models import User
 
 
@@ -31,16 +31,17 @@ SEARCH_LIMIT = 20
 
 
 def users_search(*, query: str) -> list[User]:
-    """The type-ahead: at most SEARCH_LIMIT public profiles whose name contains `query` (any
-    case), names starting with it first, then by name. A blank query matches nobody (and costs
-    no query): listing every user is not what a type-ahead is for."""
-    query = query.strip()
-    if not query:
+    """The type-ahead: at most SEARCH_LIMIT public profiles whose name contains `query` in any
+    look-alike spelling (compared as accounts.identity compares names), names starting with it
+    first, then by name. A blank query matches nobody (and costs no query): listing every user is
+    not what a type-ahead is for."""
+    key = identity.search_key(query)
+    if not key:
         return []
     prefix_first = Case(
-        When(name__istartswith=query, then=Value(0)), default=Value(1), output_field=IntegerField()
+        When(name_key__startswith=key, then=Value(0)), default=Value(1), output_field=IntegerField()
     )
-    users = users_public().filter(name__icontains=query).order_by(prefix_first, Lower("name"), "id")
+    users = users_public().filter(name_key__contains=key).order_by(prefix_first, "name_key", "id")
     return list(users[:SEARCH_LIMIT])
 
 

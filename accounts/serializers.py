@@ -5,6 +5,9 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from common.fields import StrictCharField
+
+from . import identity
 from .models import User
 
 NAME_MAX = 150
@@ -55,11 +58,39 @@ class TokensResultSerializer(serializers.Serializer):
 # --- input ----------------------------------------------------------------------------------
 
 
+class IdentityEmailField(serializers.EmailField):
+    """An email in its canonical spelling (accounts.identity); length and format are checked on
+    that spelling, which is the one stored."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return identity.normalize_email(super().to_internal_value(data))
+        except identity.InvalidIdentity:
+            self.fail("invalid")
+
+
+class NameField(StrictCharField):
+    """A name in its stored spelling; invisible and direction-control characters are refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=NAME_MAX, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            identity.validate_name(value)
+        except identity.InvalidIdentity as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from exc
+        return identity.normalize_name(value)
+
+
 class SignupSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-    name = serializers.CharField(max_length=NAME_MAX)
-    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
-    password_confirm = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
+    email = IdentityEmailField(max_length=254)
+    name = NameField()
+    password = StrictCharField(write_only=True, trim_whitespace=False, max_length=4096)
+    password_confirm = StrictCharField(write_only=True, trim_whitespace=False, max_length=4096)
 
     def validate(self, attrs):
         if attrs["password"] != attrs["password_confirm"]:
@@ -118,19 +149,20 @@ class PasswordSerializer(serializers.Serializer):
 
 
 class LoginSerializer(serializers.Serializer):
-    email = serializers.CharField(max_length=254)
-    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=4096)
+    # Any spelling: the lookup folds it (User.objects.get_by_natural_key).
+    email = StrictCharField(max_length=254)
+    password = StrictCharField(write_only=True, trim_whitespace=False, max_length=4096)
 
 
 class RefreshSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=4096)
+    refresh = StrictCharField(max_length=4096)
 
 
 class MeUpdateSerializer(serializers.Serializer):
     """Only these two fields exist here, so any other key in the body is dropped unread."""
 
-    name = serializers.CharField(max_length=NAME_MAX, required=False)
-    availability = serializers.CharField(max_length=AVAILABILITY_MAX, required=False, allow_blank=True)
+    name = NameField(required=False)
+    availability = StrictCharField(max_length=AVAILABILITY_MAX, required=False, allow_blank=True)
 
 
 class UserSearchQuerySerializer(serializers.Serializer):

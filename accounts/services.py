@@ -22,7 +22,7 @@ from common.events import publish, user_group
 from tutoring.selectors import unfinished_session_ids_of
 from tutoring.services import session_end
 
-from . import mail
+from . import identity, mail
 from .models import TokenFamily, TokenFamilyMember, User
 
 # Deleted accounts are renamed "Deleted user <id>"; nobody else may take such a name, so the
@@ -31,13 +31,27 @@ _DELETED_NAME = re.compile(r"^\s*deleted\s+user\s+\d", re.IGNORECASE)
 
 
 def user_ensure_free(*, field: str, value: str, exclude_id: int | None = None) -> None:
-    """Invalid if another user already has this email or name, in any case."""
+    """Invalid if another user already has this email or name in any look-alike spelling
+    (accounts.identity decides which spellings are the same)."""
     # Folded first, so fullwidth or other look-alike spellings of the reserved form are caught.
     if field == "name" and _DELETED_NAME.match(unicodedata.normalize("NFKC", value).casefold()):
         raise Invalid("This name is reserved.", field="name")
-    taken = User.objects.filter(**{f"{field}__iexact": value}).exclude(pk=exclude_id)
-    if taken.exists():
+    if field == "email":
+        taken = User.objects.filter(email=User.objects.normalize_email(value))
+    else:
+        taken = User.objects.filter(name_key=identity.name_key(value))
+    if taken.exclude(pk=exclude_id).exists():
         raise Invalid(f"A user with this {field} already exists.", field=field)
+
+
+def _checked(normalize, value: str, *, field: str) -> str:
+    """The canonical spelling of an email or name; Invalid on that field if it can't be one."""
+    try:
+        if field == "name":
+            identity.validate_name(value)
+        return normalize(value)
+    except identity.InvalidIdentity as exc:
+        raise Invalid(str(exc), field=field) from exc
 
 
 def user_signup(*, email: str, name: str, password: str) -> User:
@@ -47,7 +61,8 @@ def user_signup(*, email: str, name: str, password: str) -> User:
     The password is hashed first, outside it: hashing takes tens of milliseconds of CPU, and
     on SQLite a write transaction holds the one database lock that every writer waits for.
     """
-    email, name = User.objects.normalize_email(email), User.objects.normalize_name(name)
+    email = _checked(identity.normalize_email, email, field="email")
+    name = _checked(identity.normalize_name, name, field="name")
     user_ensure_free(field="email", value=email)
     user_ensure_free(field="name", value=name)
     password_hash = make_password(password)
@@ -64,7 +79,7 @@ def user_update(*, user: User, name: str | None = None, availability: str | None
     """Change the only two fields a user may change about themselves."""
     fields = []
     if name is not None:
-        user.name = User.objects.normalize_name(name)
+        user.name = _checked(identity.normalize_name, name, field="name")
         user_ensure_free(field="name", value=user.name, exclude_id=user.pk)
         fields.append("name")
     if availability is not None:
@@ -283,7 +298,7 @@ def password_reset_request(*, email: str) -> None:
     Known and unknown addresses cost the same here (one query); the mail is rendered and sent
     in the background (accounts.mail), so neither the answer nor its timing tells them apart.
     """
-    user = User.objects.filter(email__iexact=User.objects.normalize_email(email), is_active=True).first()
+    user = User.objects.filter(email=User.objects.normalize_email(email), is_active=True).first()
     if user is None:
         return
     mail.send_password_reset(
@@ -333,7 +348,7 @@ def password_reset_confirm(*, user: User, token: str, new_password: str) -> None
 def _deleted_name(user_id: int) -> str:
     name = f"Deleted user {user_id}"
     # Such names are reserved (user_ensure_free), but a user may have taken one before that.
-    if User.objects.filter(name__iexact=name).exclude(pk=user_id).exists():
+    if User.objects.filter(name_key=identity.name_key(name)).exclude(pk=user_id).exists():
         name = f"{name} {secrets.token_hex(4)}"
     return name
 

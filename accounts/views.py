@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.idempotency import idempotent
+from common.schema import errors
 
 from . import selectors, services
 from .authentication import profile_jwt_authentication
@@ -31,13 +32,11 @@ from .serializers import (
 )
 from .throttles import LoginAttempt, PasswordResetAttempt, SignupThrottle, TokenRefreshThrottle
 
-_DETAIL = OpenApiResponse(DetailSerializer)
 
-
-def _auth_result_schema(request, *, success: int, bad_input: str, errors: dict | None = None):
-    """The schema of a public endpoint that answers with a user and a token pair."""
-    responses = {success: AuthResultSerializer, 400: OpenApiResponse(description=bad_input)}
-    return extend_schema(request=request, responses={**responses, **(errors or {}), 429: _DETAIL}, auth=[])
+def _auth_result_schema(request, *, success: int, extra: dict | None = None):
+    """The schema of a public endpoint that answers with a user and a token pair; 400, 429 and
+    the error shapes come from common.schema."""
+    return extend_schema(request=request, responses={success: AuthResultSerializer, **(extra or {})}, auth=[])
 
 
 def _auth_result(user) -> dict:
@@ -55,7 +54,7 @@ class SignupView(PublicEndpoint):
     throttle_classes = [SignupThrottle]
 
     @idempotent
-    @_auth_result_schema(SignupSerializer, success=201, bad_input="Invalid fields")
+    @_auth_result_schema(SignupSerializer, success=201, extra=errors(409))
     def post(self, request):
         data = SignupSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -78,7 +77,8 @@ def _checking_password(request, email: str):
 
 
 class LoginView(PublicEndpoint):
-    @_auth_result_schema(LoginSerializer, success=200, bad_input="Missing fields", errors={401: _DETAIL})
+    # Failed logins are limited by hand (LoginAttempt), not by a throttle class: 429 declared here.
+    @_auth_result_schema(LoginSerializer, success=200, extra=errors(401, 429))
     def post(self, request):
         data = LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -95,7 +95,7 @@ class TokenRefreshView(PublicEndpoint):
 
     @extend_schema(
         request=RefreshSerializer,
-        responses={200: TokenPairSerializer, 400: _DETAIL, 401: _DETAIL, 429: _DETAIL},
+        responses={200: TokenPairSerializer, **errors(401)},
         auth=[],
     )
     def post(self, request):
@@ -112,9 +112,7 @@ class LogoutView(APIView):
         request=RefreshSerializer,
         responses={
             205: OpenApiResponse(description="Logged out; the refresh token is revoked"),
-            400: _DETAIL,
-            401: _DETAIL,
-            403: _DETAIL,
+            **errors(403),
         },
     )
     def post(self, request):
@@ -130,8 +128,7 @@ class PasswordChangeView(APIView):
         responses={
             200: TokensResultSerializer,
             400: OpenApiResponse(description="Wrong old_password or an invalid new password"),
-            401: _DETAIL,
-            429: _DETAIL,
+            **errors(401, 429),
         },
     )
     def post(self, request):
@@ -154,7 +151,7 @@ class PasswordResetView(PublicEndpoint):
         responses={
             202: DetailSerializer,
             400: OpenApiResponse(description="Not an email address"),
-            429: _DETAIL,
+            **errors(429),
         },
         auth=[],
     )
@@ -205,7 +202,7 @@ class MeView(APIView):
 
     @extend_schema(
         request=MeUpdateSerializer,
-        responses={200: MeSerializer, 400: OpenApiResponse(description="Invalid fields")},
+        responses={200: MeSerializer, **errors(409)},
     )
     def patch(self, request):
         data = MeUpdateSerializer(data=request.data)
@@ -218,7 +215,7 @@ class MeView(APIView):
         responses={
             204: OpenApiResponse(description="The account is deleted; see SPEC 'Deleting an account'"),
             400: OpenApiResponse(description="Missing or wrong password"),
-            429: _DETAIL,
+            **errors(429),
         },
     )
     def delete(self, request):
@@ -248,6 +245,6 @@ class UserListView(APIView):
 
 
 class UserDetailView(APIView):
-    @extend_schema(responses={200: PublicUserSerializer, 404: _DETAIL})
+    @extend_schema(responses={200: PublicUserSerializer})
     def get(self, request, pk: int):
         return Response(PublicUserSerializer(selectors.user_public_get(user_id=pk)).data)

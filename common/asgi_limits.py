@@ -1,4 +1,9 @@
-"""Request body size limit at the ASGI level, before Django reads the body.
+"""Request limits at the ASGI level: what every ASGI server passes through, before Django.
+
+URLs: `URLLengthLimit` answers 414 for a path plus query string over settings.MAX_URL_BYTES.
+A server refuses still longer request lines by itself (daphne: see common.daphne_edges).
+
+Bodies: `BodySizeLimit`, below.
 
 Django's ASGIHandler reads the whole body into memory (spooling to disk past a threshold) before
 any middleware runs, so `common.middleware.RequestBodyLimitMiddleware` alone refuses an oversize
@@ -10,6 +15,19 @@ The Django middleware stays for WSGI.
 import json
 
 from django.conf import settings
+
+
+class URLLengthLimit:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        limit = settings.MAX_URL_BYTES
+        if scope["type"] == "http" and limit is not None:
+            path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
+            if len(path) + len(scope.get("query_string", b"")) > limit:
+                return await _refuse(send, 414, f"The URL is longer than {limit} bytes.", close=False)
+        return await self.app(scope, receive, send)
 
 
 class BodySizeLimit:
@@ -46,17 +64,14 @@ class BodySizeLimit:
 
 
 async def _too_large(send, limit: int) -> None:
-    body = json.dumps({"detail": f"Request body is larger than {limit} bytes."}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                # The rest of the body is not read, so the connection can't be reused.
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    await _refuse(send, 413, f"Request body is larger than {limit} bytes.")
+
+
+async def _refuse(send, status: int, detail: str, *, close: bool = True) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        # The rest of the body is not read, so the connection can't be reused.
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

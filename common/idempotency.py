@@ -37,12 +37,13 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.settings import api_settings
 
 from common.models import IdempotencyKey
+from common.schema import errors
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -219,7 +220,6 @@ def _run_once(view, handler, request, args, kwargs, *, scope: str, key: str, fin
 
 # --- OpenAPI ----------------------------------------------------------------------------------
 
-_Refusal = inline_serializer("IdempotencyRefusal", {"detail": serializers.CharField()})
 
 HEADER_PARAMETER = OpenApiParameter(
     HEADER,
@@ -233,14 +233,17 @@ HEADER_PARAMETER = OpenApiParameter(
     ),
 )
 
-_RESPONSES = {
-    400: OpenApiResponse(_Refusal, description=f"Invalid input, or an invalid {HEADER} header"),
-    409: OpenApiResponse(
-        _Refusal,
-        description=f"Conflicts with the current state, or a request with the same {HEADER} is still running",
-    ),
-    422: OpenApiResponse(_Refusal, description=f"The {HEADER} was already used for a different request"),
-}
+# The shapes are the standard ones (common.schema); only the descriptions say what the key adds.
+_RESPONSES = errors(
+    400,
+    409,
+    422,
+    descriptions={
+        400: f"Invalid input, or an invalid {HEADER} header",
+        409: f"Conflicts with the current state, or a request with the same {HEADER} is still running",
+        422: f"The {HEADER} was already used for a different request",
+    },
+)
 
 
 def _documented(base):

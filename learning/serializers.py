@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from common.fields import StrictCharField
+
 from .models import LearningPost
 from .services import TOPIC_MAX_LENGTH
 
@@ -8,8 +10,8 @@ class PostInputSerializer(serializers.Serializer):
     """Shape checks only; the rules that span fields (and the duplicate rule) live in services.
     Fields not listed here, like `creator` or `is_completed`, are ignored."""
 
-    topic_to_learn = serializers.CharField(max_length=TOPIC_MAX_LENGTH)
-    topic_to_teach = serializers.CharField(max_length=TOPIC_MAX_LENGTH, required=False, allow_blank=True)
+    topic_to_learn = StrictCharField(max_length=TOPIC_MAX_LENGTH)
+    topic_to_teach = StrictCharField(max_length=TOPIC_MAX_LENGTH, required=False, allow_blank=True)
     ok_with_just_learning = serializers.BooleanField(required=False)
     bounty_enabled = serializers.BooleanField(required=False)
 

@@ -17,9 +17,9 @@ EDITABLE_FIELDS = ("topic_to_learn", "topic_to_teach", "ok_with_just_learning", 
 def _clean_topic(value, *, field: str, required: bool) -> str:
     value = (value or "").strip()
     if required and not value:
-        raise Invalid(f"{field} may not be blank.")
+        raise Invalid(f"{field} may not be blank.", field=field)
     if len(value) > TOPIC_MAX_LENGTH:
-        raise Invalid(f"{field} must be at most {TOPIC_MAX_LENGTH} characters.")
+        raise Invalid(f"{field} must be at most {TOPIC_MAX_LENGTH} characters.", field=field)
     return value
 
 
@@ -27,7 +27,9 @@ def _validate(post: LearningPost) -> None:
     post.topic_to_learn = _clean_topic(post.topic_to_learn, field="topic_to_learn", required=True)
     post.topic_to_teach = _clean_topic(post.topic_to_teach, field="topic_to_teach", required=False)
     if not post.topic_to_teach and not post.ok_with_just_learning:
-        raise Invalid("topic_to_teach is required unless ok_with_just_learning is true.")
+        raise Invalid(
+            "topic_to_teach is required unless ok_with_just_learning is true.", field="topic_to_teach"
+        )
 
 
 def _has_duplicate(post: LearningPost) -> bool:

@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from common.idempotency import idempotent
+from common.schema import errors
 
 from . import selectors, services
 from .serializers import (
@@ -43,7 +44,7 @@ class PostViewSet(viewsets.GenericViewSet):
         return self._page(posts)
 
     @idempotent
-    @extend_schema(request=PostInputSerializer, responses={201: PostOutputSerializer})
+    @extend_schema(request=PostInputSerializer, responses={201: PostOutputSerializer, **errors(409)})
     def create(self, request):
         """Create a post as the caller. 409 if the caller has an active post with the same
         topic_to_learn (ignoring case)."""
@@ -57,7 +58,9 @@ class PostViewSet(viewsets.GenericViewSet):
         """Any post by id, completed ones included."""
         return self._post_response(pk)
 
-    @extend_schema(request=PostInputSerializer(partial=True), responses=PostOutputSerializer)
+    @extend_schema(
+        request=PostInputSerializer(partial=True), responses={200: PostOutputSerializer, **errors(403, 409)}
+    )
     def partial_update(self, request, pk=None):
         """Creator only. Same rules as creating; completed posts can't be edited (409)."""
         data = PostInputSerializer(data=request.data, partial=True)
@@ -65,13 +68,13 @@ class PostViewSet(viewsets.GenericViewSet):
         services.post_update(post_id=pk, user=request.user, **data.validated_data)
         return self._post_response(pk)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors(403)})
     def destroy(self, request, pk=None):
         """Creator only. Sessions started from the post keep existing without the link."""
         services.post_delete(post_id=pk, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses=PostOutputSerializer)
+    @extend_schema(request=None, responses={200: PostOutputSerializer, **errors(403, 409)})
     @action(detail=True, methods=["post", "patch"])
     def complete(self, request, pk=None):
         """Creator only; 409 when already completed."""

@@ -189,7 +189,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "common.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.schema.AutoSchema",
     "EXCEPTION_HANDLER": "common.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login_failures_ip": env.str("THROTTLE_LOGIN_FAILURES_IP", default="20/hour"),
@@ -235,6 +235,8 @@ SPECTACULAR_SETTINGS = {
 
 # Request bodies over 1 MiB are refused (SPEC section 1).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Path plus query string; longer URLs get 414 (SPEC section 8, common.asgi_limits).
+MAX_URL_BYTES = 8 * 1024
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 # Web clients may send Idempotency-Key and read whether an answer was replayed (common.idempotency).

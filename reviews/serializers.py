@@ -1,12 +1,14 @@
 from rest_framework import serializers
 
+from common.fields import StrictCharField
+
 from .models import Review
 from .services import COMMENT_MAX_LENGTH
 
 
 class ReviewInputSerializer(serializers.Serializer):
     rating = serializers.IntegerField(min_value=1, max_value=5)
-    comment = serializers.CharField(max_length=COMMENT_MAX_LENGTH, required=False, allow_blank=True)
+    comment = StrictCharField(max_length=COMMENT_MAX_LENGTH, required=False, allow_blank=True)
 
 
 class ReviewOutputSerializer(serializers.ModelSerializer):

@@ -3,6 +3,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from common.idempotency import idempotent
+from common.schema import errors
 
 from . import selectors, services
 from .serializers import ReviewInputSerializer, ReviewOutputSerializer
@@ -17,7 +18,7 @@ class SessionReviewsView(generics.ListAPIView):
         return selectors.reviews_of_session(session_id=self.kwargs["session_id"], user=self.request.user)
 
     @idempotent
-    @extend_schema(request=ReviewInputSerializer, responses={201: ReviewOutputSerializer})
+    @extend_schema(request=ReviewInputSerializer, responses={201: ReviewOutputSerializer, **errors(409)})
     def post(self, request, session_id):
         """Review the other participant of a completed session, once (409 otherwise)."""
         data = ReviewInputSerializer(data=request.data)

@@ -6,6 +6,7 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
 from common.idempotency import idempotent
+from common.schema import errors
 
 from . import services
 from .representations import (
@@ -33,7 +34,7 @@ class SessionListView(ListAPIView):
         return sessions_with_details(self.request.user)
 
     @idempotent
-    @extend_schema(request=SessionCreateInput, responses={201: SessionOutput})
+    @extend_schema(request=SessionCreateInput, responses={201: SessionOutput, **errors(409)})
     def post(self, request):
         """Invite `user2` to a session (pending until they accept)."""
         data = SessionCreateInput(data=request.data)
@@ -59,7 +60,7 @@ class SessionRespondView(GenericAPIView):
     serializer_class = SessionRespondInput
 
     @idempotent
-    @extend_schema(request=SessionRespondInput, responses={200: SessionOutput})
+    @extend_schema(request=SessionRespondInput, responses={200: SessionOutput, **errors(403, 409)})
     def post(self, request, pk):
         """The invitee accepts or rejects the session."""
         decision = request.data.get("decision") if isinstance(request.data, dict) else None
@@ -70,7 +71,7 @@ class SessionRespondView(GenericAPIView):
 class TimerStartView(GenericAPIView):
     serializer_class = TimerStartedOutput
 
-    @extend_schema(request=None, responses={201: TimerStartedOutput})
+    @extend_schema(request=None, responses={201: TimerStartedOutput, **errors(409)})
     def post(self, request, pk):
         """Start the caller's teaching timer."""
         timer = services.timer_start(session_id=pk, user=request.user)
@@ -87,7 +88,7 @@ class TimerStartView(GenericAPIView):
 class TimerStopView(GenericAPIView):
     serializer_class = TimerStoppedOutput
 
-    @extend_schema(request=None, responses={200: TimerStoppedOutput})
+    @extend_schema(request=None, responses={200: TimerStoppedOutput, **errors(403, 409)})
     def post(self, request, pk):
         """Stop the caller's teaching timer."""
         timer = services.timer_stop(session_id=pk, user=request.user)
@@ -100,7 +101,7 @@ class SessionEndView(GenericAPIView):
     serializer_class = SessionEndOutput
 
     @idempotent
-    @extend_schema(request=None, responses={200: SessionEndOutput})
+    @extend_schema(request=None, responses={200: SessionEndOutput, **errors(409)})
     def post(self, request, pk):
         """End the session and settle it (a pending one is called off)."""
         ended = services.session_end(session_id=pk, user=request.user)

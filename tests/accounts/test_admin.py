@@ -144,3 +144,33 @@ def test_staff_who_may_only_view_users_cannot_run_the_delete_action(db):
     client.force_login(staff)
     client.post("/admin/accounts/user/", {"action": "delete_accounts", "_selected_action": [user.pk]})
     assert User.objects.get(pk=user.pk).is_active
+
+
+@pytest.mark.parametrize(
+    ("field", "existing", "twin"),
+    [
+        ("name", "alice", "ａｌｉｃｅ"),
+        ("email", "x@example.org", "x@ｅｘａｍｐｌｅ.org"),
+        ("name", "New", "New\u200b"),
+    ],
+)
+def test_admin_refuses_look_alikes_and_invisible_names(admin_client_, field, existing, twin):
+    if existing != "New":
+        UserFactory(**{field: existing})
+    form = {
+        "email": "n@example.com",
+        "name": "Newbie",
+        "password1": "x-Strong-pass-1",
+        "password2": "x-Strong-pass-1",
+    }
+    form[field] = twin
+    response = admin_client_.post("/admin/accounts/user/add/", form)
+    assert response.status_code == 200
+    assert b"errorlist" in response.content
+    assert User.objects.count() == (2 if existing != "New" else 1)
+
+
+def test_admin_search_folds_look_alike_spellings(admin_client_):
+    UserFactory(name="Findable Person")
+    response = admin_client_.get("/admin/accounts/user/", {"q": "ＦＩＮＤＡＢＬＥ"})
+    assert b"Findable Person" in response.content

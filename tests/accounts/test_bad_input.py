@@ -89,3 +89,25 @@ def test_deactivated_users_are_left_out_of_search(user, client_for):
 @pytest.mark.parametrize("pk", [10**30, 2**70])
 def test_reviews_of_a_huge_user_id_are_404(user, client_for, pk):
     assert client_for(user).get(f"/api/users/{pk}/reviews/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"availability": 1e400}', b'{"availability": 5}', b'{"availability": true}', b'{"name": 12}'],
+    ids=["1e400", "number", "boolean", "numeric-name"],
+)
+def test_a_non_string_into_a_string_field_is_400_and_changes_nothing(user, client_for, raw):
+    response = client_for(user).generic("PATCH", ME, raw, content_type="application/json")
+    assert response.status_code == 400
+    assert set(response.json()) <= {"availability", "name"} and response.json()
+    user.refresh_from_db()
+    assert (user.availability, user.name.startswith("User ")) == ("Evenings", True)
+
+
+@pytest.mark.parametrize("field", ["email", "name", "password", "password_confirm"])
+def test_signup_with_a_number_in_a_string_field_is_400_on_that_field(api_client, signup_body, field):
+    signup_body[field] = 12345678901234
+    response = api_client.post(SIGNUP, signup_body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not User.objects.exists()

@@ -89,3 +89,29 @@ async def test_a_chunked_body_within_the_limit_is_handed_on_intact():
     client = Client([b"a" * CHUNK, b"b" * CHUNK, b"c"])
     await BodySizeLimit(app)(http_scope(), client.receive, client.send)
     assert b"".join(m["body"] for m in received) == b"a" * CHUNK + b"b" * CHUNK + b"c"
+
+
+def get_scope(path: bytes, query: bytes = b""):
+    return {**http_scope(), "method": "GET", "path": path.decode(), "raw_path": path, "query_string": query}
+
+
+async def test_a_url_over_the_limit_is_414_before_django(settings):
+    client = Client([b""])
+    query = b"q=" + b"a" * settings.MAX_URL_BYTES
+    await application(get_scope(b"/api/health/", query), client.receive, client.send)
+    assert client.status == 414
+    assert "detail" in client.json()
+
+
+async def test_a_long_path_counts_too(settings):
+    client = Client([b""])
+    await application(get_scope(b"/api/" + b"p" * settings.MAX_URL_BYTES), client.receive, client.send)
+    assert client.status == 414
+
+
+async def test_a_url_at_the_limit_is_served(settings):
+    client = Client([b""])
+    path = b"/api/health/"
+    query = b"q=" + b"a" * (settings.MAX_URL_BYTES - len(path) - 2)
+    await application(get_scope(path, query), client.receive, client.send)
+    assert client.status in (200, 503)  # health answers; the URL was not refused

@@ -63,3 +63,11 @@ def test_page_past_the_end_is_404(client_for, user, post):
 def test_huge_post_id_is_404(client_for, user, method, suffix):
     response = getattr(client_for(user), method)(f"{URL}{HUGE}/{suffix}", {}, format="json")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("field", ["topic_to_learn", "topic_to_teach"])
+def test_a_number_as_a_topic_is_400_on_that_field(client_for, user, field):
+    body = {"topic_to_learn": "Python", "topic_to_teach": "Go", field: 1e308}
+    response = client_for(user).post("/api/posts/", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {field}

@@ -88,7 +88,9 @@ def test_topic_to_teach_is_required_without_ok_with_just_learning(client_for, us
         body["topic_to_teach"] = teach
     response = client_for(user).post(URL, body)
     assert response.status_code == 400
-    assert "topic_to_teach" in response.json()["detail"]
+    # A field error on topic_to_teach, so a form can show it next to that field.
+    assert set(response.json()) == {"topic_to_teach"}
+    assert "ok_with_just_learning" in response.json()["topic_to_teach"][0]
     assert not LearningPost.objects.exists()
 
 

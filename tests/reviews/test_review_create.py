@@ -148,3 +148,11 @@ def test_boolean_rating_is_400(client_for, user, session):
     # JSON true would otherwise pass as the integer 1.
     assert client_for(user).post(url(session.id), {"rating": True}, format="json").status_code == 400
     assert not Review.objects.exists()
+
+
+def test_a_number_as_the_comment_is_400_on_comment(client_for, user, session):
+    raw = b'{"rating": 5, "comment": 1e400}'
+    response = client_for(user).generic("POST", url(session.id), raw, content_type="application/json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"comment"}
+    assert not Review.objects.exists()
