@@ -51,3 +51,21 @@ def blind_first_check(monkeypatch):
 
     monkeypatch.setattr(QuerySet, "exists", exists)
     return calls
+
+
+def in_thread(call):
+    """Start `call` on its own thread and connection, unsynchronised (the test steers the order);
+    returns (thread, box), where `box.result` holds what `call` returned or raised."""
+    box = threading.Thread()
+
+    def run():
+        try:
+            box.result = call()
+        except Exception as exc:  # noqa: BLE001  (the test inspects it)
+            box.result = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, box

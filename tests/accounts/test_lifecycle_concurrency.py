@@ -1,11 +1,9 @@
 """Account lifecycle races that only real PostgreSQL row locks and concurrent connections show."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
@@ -16,7 +14,7 @@ from ledger.models import Transfer
 from ledger.selectors import balance_of
 from tests.concurrency import race, race_n
 from tests.factories import PASSWORD, UserFactory
-from tests.tutoring.conftest import api, url
+from tests.tutoring.conftest import api, taught_session, url
 from tutoring import services as tutoring
 from tutoring.models import Session
 
@@ -29,16 +27,7 @@ NEW = "lantern-Oyster-41-quarry"
 def taught():
     """Alice taught Bob for 600 s (2.00 credits) in a session neither has ended yet."""
     alice, bob = UserFactory(name="Alice"), UserFactory(name="Bob")
-    session = tutoring.session_create(creator=alice, invitee_id=bob.pk)
-    tutoring.session_respond(session_id=session.pk, user=bob, decision="accept")
-    start = timezone.now() - timedelta(hours=1)
-    tutoring.timer_start(session_id=session.pk, user=alice, now=start)
-    for minute in range(1, 11):
-        tutoring.attendance_touch(
-            session_id=session.pk, user_id=alice.pk, now=start + timedelta(minutes=minute)
-        )
-    tutoring.timer_stop(session_id=session.pk, user=alice, now=start + timedelta(seconds=600))
-    return session, alice, bob
+    return taught_session(alice, bob, minutes=10), alice, bob
 
 
 def test_deleting_while_the_other_participant_ends_the_session_settles_it_once(taught):

@@ -4,12 +4,13 @@ message is ever stored after the end committed, whichever of the two locks the s
 import threading
 
 import pytest
-from django.db import connection
 
 from chat.models import ChatMessage
 from chat.services import MessageDraft, messages_store
 from common.errors import Conflict
+from tests.concurrency import in_thread
 from tests.factories import UserFactory
+from tests.tutoring.conftest import accepted_session
 from tutoring import services
 from tutoring.models import Session
 
@@ -19,26 +20,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def pair():
     alice, bob = UserFactory(name="Alice"), UserFactory(name="Bob")
-    session = services.session_create(creator=alice, invitee_id=bob.pk)
-    services.session_respond(session_id=session.pk, user=bob, decision="accept")
-    return session, alice, bob
-
-
-def in_thread(call):
-    """Start `call` on its own thread and connection; `.result` holds what it returned or raised."""
-    box = threading.Thread()
-
-    def run():
-        try:
-            box.result = call()
-        except Exception as exc:  # noqa: BLE001  (the test inspects it)
-            box.result = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, box
+    return accepted_session(alice, bob), alice, bob
 
 
 def paused(target, name, monkeypatch):

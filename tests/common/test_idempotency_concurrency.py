@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from accounts.models import User
 from common.models import IdempotencyKey
@@ -15,8 +14,7 @@ from learning.models import LearningPost
 from ledger.models import Transfer
 from tests.concurrency import race, race_n
 from tests.factories import UserFactory
-from tests.tutoring.conftest import api
-from tutoring import services
+from tests.tutoring.conftest import api, taught_session
 from tutoring.models import Session
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -31,15 +29,7 @@ def post_with_key(user, body=POST, key=KEY):
 
 def test_two_ends_with_one_key_settle_once_and_both_get_the_summary():
     teacher, learner = UserFactory(), UserFactory()
-    session = services.session_create(creator=teacher, invitee_id=learner.pk)
-    services.session_respond(session_id=session.pk, user=learner, decision="accept")
-    start = timezone.now() - timedelta(hours=1)
-    services.timer_start(session_id=session.pk, user=teacher, now=start)
-    for minute in range(1, 11):
-        services.attendance_touch(
-            session_id=session.pk, user_id=teacher.pk, now=start + timedelta(minutes=minute)
-        )
-    services.timer_stop(session_id=session.pk, user=teacher, now=start + timedelta(minutes=10))
+    session = taught_session(teacher, learner, minutes=10)
     url = f"/api/sessions/{session.pk}/end/"
 
     responses = race_n(2, lambda: api(learner).post(url, HTTP_IDEMPOTENCY_KEY=KEY))

@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -37,11 +38,30 @@ def bob(db):
     return UserFactory(name="Bob")
 
 
+def accepted_session(creator, invitee):
+    """`creator` invited `invitee`, who accepted: a session whose timers may run."""
+    session = services.session_create(creator=creator, invitee_id=invitee.pk)
+    return services.session_respond(session_id=session.pk, user=invitee, decision="accept")
+
+
+def taught_session(teacher, learner, *, minutes: int = 10):
+    """An accepted, unfinished session in which `teacher` taught (and was present) for `minutes`
+    that ended an hour ago at the latest: 10 minutes are worth 2.00 credits."""
+    session = accepted_session(teacher, learner)
+    start = timezone.now() - timedelta(hours=1)
+    services.timer_start(session_id=session.pk, user=teacher, now=start)
+    for minute in range(1, minutes + 1):
+        services.attendance_touch(
+            session_id=session.pk, user_id=teacher.pk, now=start + timedelta(minutes=minute)
+        )
+    services.timer_stop(session_id=session.pk, user=teacher, now=start + timedelta(minutes=minutes))
+    return session
+
+
 @pytest.fixture
 def active_session(clock, alice, bob):
     """Alice invited Bob and Bob accepted, at T0."""
-    session = services.session_create(creator=alice, invitee_id=bob.pk)
-    return services.session_respond(session_id=session.pk, user=bob, decision="accept")
+    return accepted_session(alice, bob)
 
 
 def url(session, action: str = "") -> str:

@@ -12,7 +12,7 @@ from ledger.models import Transfer
 from ledger.selectors import balance_of
 from tests.concurrency import race, race_n
 from tests.factories import UserFactory
-from tests.tutoring.conftest import api, url
+from tests.tutoring.conftest import accepted_session, api, url
 from tutoring import services
 from tutoring.models import Session, TeachingTimer
 
@@ -22,9 +22,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def pair():
     alice, bob = UserFactory(name="Alice"), UserFactory(name="Bob")
-    session = services.session_create(creator=alice, invitee_id=bob.pk)
-    services.session_respond(session_id=session.pk, user=bob, decision="accept")
-    return session, alice, bob
+    return accepted_session(alice, bob), alice, bob
 
 
 def test_two_participants_starting_at_once_leave_one_timer_running(pair):
