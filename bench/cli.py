@@ -23,7 +23,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench import chat, rest
-from bench.server import POSTGRES_SCHEMES, REPO_ROOT, Backend, BenchServer, ServerError, default_server
+from bench.server import (
+    POSTGRES_SCHEMES,
+    REPO_ROOT,
+    Backend,
+    BenchServer,
+    ServerError,
+    default_server,
+    tree_cpu_seconds,
+)
 from bench.stats import format_table
 
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -77,6 +85,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only", choices=["run", "serve"], help="measure only this configuration (quick mode picks one)"
+    )
+    parser.add_argument(
+        "--chat-only",
+        action="store_true",
+        help="only the chat scenarios (no REST, no login/signup, no process sweep): for work on chat",
     )
     parser.add_argument(
         "--markdown",
@@ -278,6 +291,7 @@ def chat_phase(
     run: Run, config: str, server: BenchServer, backend: Backend, data: dict, *, pairs, rate, seconds, label
 ) -> dict:
     tag = f"bench-{run.id}-{label}"
+    cpu_before = _server_cpu(server)
     stats = chat.run_chat(
         server.host,
         server.port,
@@ -288,17 +302,29 @@ def chat_phase(
         tag=tag,
         connect_budget=run.args.connect_seconds,
     )
+    server_cpu = _server_cpu(server) - cpu_before
     row = {"config": config, "server": server.label, "workers": server.workers, "scenario": label}
     row.update(stats.summary())
+    # Server CPU per frame it sent to a member (deliveries + echoes): the cost of the chat path,
+    # whatever else the machine is doing.
+    frames_out = len(stats.delivered) + len(stats.echoed)
+    row["server_cpu_s"] = round(server_cpu, 2)
+    row["server_cpu_ms_per_frame"] = round(server_cpu * 1000 / frames_out, 3) if frames_out else None
     row.update(tag=tag, port=server.port, stored=None, stored_check="(server running)")
     row["errors"] = ",".join(f"{k}:{v}" for k, v in row["error_codes"].items()) or "0"
     run.chat.append(row)
     run.say(
         f"{config} {server.label} chat {label}: {row['sockets']} sockets at {rate:g}/s, sent {row['sent']}: "
         f"{row['deliveries_per_s']}/s delivered, p50 {row['p50_ms']} p99 {row['p99_ms']} ms, "
-        f"lost {row['lost']}, dup {row['duplicates']}, error frames {row['errors']}"
+        f"lost {row['lost']}, dup {row['duplicates']}, error frames {row['errors']}, "
+        f"server CPU {row['server_cpu_ms_per_frame']} ms per frame out, "
+        f"send lag p99 {row['send_lag_p99_ms']} ms"
     )
     return row
+
+
+def _server_cpu(server: BenchServer) -> float:
+    return sum(tree_cpu_seconds(process.pid) for process in server.processes)
 
 
 def count_stored(run: Run, backend: Backend, port: int):
@@ -433,7 +459,8 @@ def measure_run(run: Run, *, with_sweep: bool):
         run.live.append(backend)
         data = seed(run, config, backend)
         with started_server(run, backend, name, 1, "REST + chat") as server:
-            rest_phase(run, config, server, data, with_auth=True)
+            if not args.chat_only:
+                rest_phase(run, config, server, data, with_auth=True)
             chat_phase(
                 run,
                 config,
@@ -460,11 +487,12 @@ def measure_serve(run: Run, database_url: str, redis_url: str):
     with Backend(database_url=database_url, redis_url=redis_url) as backend:
         run.live.append(backend)
         data = seed(run, config, backend)
-        for workers in args.workers:
+        for workers in [args.serve_workers] if args.chat_only else args.workers:
             main_shape = workers == args.serve_workers
             phase = "REST + chat" if main_shape else "REST"
             with started_server(run, backend, name, workers, phase) as server:
-                rest_phase(run, config, server, data, with_auth=main_shape)
+                if not args.chat_only:
+                    rest_phase(run, config, server, data, with_auth=main_shape)
                 if main_shape:
                     chat_phase(
                         run,

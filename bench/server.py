@@ -178,6 +178,22 @@ def tree_rss_bytes(root: int) -> int:
     return total
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) spent so far by `root` and every live descendant: read before
+    and after a phase, the difference is what the server spent on it (robust to a busy machine,
+    unlike wall-clock rates)."""
+    children = _children_map()
+    total, pending = 0.0, [root]
+    ticks = os.sysconf("SC_CLK_TCK")
+    while pending:
+        pid = pending.pop()
+        pending.extend(children.get(pid, []))
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 class RssSampler(threading.Thread):
     """Samples the total RSS of the server process trees every `interval` s; `peak` is the
     highest sum seen (all workers at the same moment)."""

@@ -6,7 +6,8 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 
 from common.errors import Conflict, Invalid, NotFound, ServiceError
-from common.events import chat_group, publish
+from common.events import chat_group
+from realtime.fanout import chat_fanout
 from tutoring.models import Session
 
 from .models import ChatMessage
@@ -15,8 +16,6 @@ from .representations import message_representation
 MAX_MESSAGE_LENGTH = 2000
 # PostgreSQL text can hold neither NUL nor an unpaired surrogate (which JSON's \ud800 escapes make).
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# The event every stored message reaches the chat sockets by: one per session per batch.
-MESSAGES_EVENT = "chat_messages"
 
 
 def message_text_clean(text) -> str:
@@ -48,8 +47,9 @@ class MessageDraft:
 
 @dataclass(frozen=True)
 class Broadcast:
-    """One group event for one session: its new messages, in order, and the id of the message
-    that preceded them in that session, so a socket can tell it missed some."""
+    """What the chat fan-out (realtime.fanout) delivers for one session: its new messages, in
+    order, and the id of the message that preceded them in that session, so a socket can tell it
+    missed some."""
 
     session_id: int
     group: str
@@ -118,7 +118,7 @@ def _broadcasts(messages: list[ChatMessage], sessions: dict) -> list[Broadcast]:
 
 
 def message_post(*, session_id, sender, text) -> ChatMessage:
-    """Store a participant's message, then (after commit) broadcast it to the session's chat.
+    """Store a participant's message, then (after commit) send it to the session's chat sockets.
 
     The synchronous form, in the caller's thread and transaction; the chat socket goes through
     chat.writer, which stores many messages per transaction with the same messages_store."""
@@ -127,6 +127,6 @@ def message_post(*, session_id, sender, text) -> ChatMessage:
         [outcome], broadcasts = messages_store(drafts=[draft])
         if isinstance(outcome, ServiceError):
             raise outcome
-        for broadcast in broadcasts:
-            publish(broadcast.group, MESSAGES_EVENT, broadcast.event)
+        # The same fan-out as the chat writer's batches (realtime.fanout), once committed.
+        transaction.on_commit(lambda: chat_fanout.publish(broadcasts))
     return outcome

@@ -5,9 +5,11 @@ Why: a message per transaction on Channels' one database thread (a new connectio
 an insert, a commit, ~5 ms) caps a process at ~200 messages/s behind an unbounded queue. Here a
 dedicated thread with its own persistent connection takes everything queued since its last
 commit (at most CHAT_WRITE_BATCH) and stores it with chat.services.messages_store in one
-transaction; under load a batch grows instead of the queue, and when idle a message waits for
-no timer. The queue is bounded (CHAT_WRITE_QUEUE): a message that doesn't fit is refused at
-once with a 503 the sender sees, so memory and waiting stay bounded.
+transaction, then hands the batch to the process's chat fan-out (realtime.fanout), which
+encodes each frame once and delivers it to every chat socket of its session on every process.
+Under load a batch grows instead of the queue, and when idle a message waits for no timer. The
+queue is bounded (CHAT_WRITE_QUEUE): a message that doesn't fit is refused at once with a 503
+the sender sees, so memory and waiting stay bounded.
 
 Every message taken is settled exactly once: stored (then broadcast) or refused with the
 ServiceError that says why (409 session ended, 404, 503 database trouble). Its socket closing
@@ -19,18 +21,16 @@ import contextlib
 import logging
 import queue
 import threading
-from collections import deque
 from dataclasses import dataclass
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from rest_framework import status
 
 from common.errors import ServiceError
-from common.events import event_message
+from realtime.fanout import chat_fanout
 
-from .services import MESSAGES_EVENT, Broadcast, MessageDraft, messages_store
+from .services import MessageDraft, messages_store
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class StoreFailed(ServiceError):
 @dataclass
 class _Item:
     draft: MessageDraft
-    deliverer: "_Deliverer"  # of the sender's event loop, where the future is settled
+    loop: asyncio.AbstractEventLoop  # the sender's, where the future is settled
     future: asyncio.Future
 
 
@@ -70,7 +70,7 @@ class ChatWriter:
         ChatMessage after its batch committed, or to the ServiceError that refused it. Raises
         WriterBusy when the queue is full: nothing was queued."""
         loop = asyncio.get_running_loop()
-        item = _Item(draft=draft, deliverer=_deliverer(loop), future=loop.create_future())
+        item = _Item(draft=draft, loop=loop, future=loop.create_future())
         try:
             self._running_queue().put_nowait(item)
         except queue.Full:
@@ -124,26 +124,22 @@ class ChatWriter:
 
     def _write(self, items: list[_Item]):
         outcomes, broadcasts = self._store_isolating([item.draft for item in items])
-        per_loop: dict[_Deliverer, tuple[list, list]] = {}
-        deliverer_of_session = {}
+        # Committed: every socket of each session gets its messages (realtime.fanout), then each
+        # sender's loop learns the outcome of its messages (refusals become error frames).
+        chat_fanout.publish(broadcasts)
+        per_loop: dict[asyncio.AbstractEventLoop, list] = {}
         for item, outcome in zip(items, outcomes, strict=True):
-            per_loop.setdefault(item.deliverer, ([], []))[0].append((item.future, outcome))
-            deliverer_of_session.setdefault(item.draft.session_id, item.deliverer)
-        for broadcast in broadcasts:
-            # The layer reaches every socket of the session from any loop; use a sender's.
-            per_loop[deliverer_of_session[broadcast.session_id]][1].append(broadcast)
-        for deliverer, (settled, sends) in per_loop.items():
+            per_loop.setdefault(item.loop, []).append((item.future, outcome))
+        for loop, settled in per_loop.items():
             try:
-                deliverer.loop.call_soon_threadsafe(deliverer.deliver, settled, sends)
+                loop.call_soon_threadsafe(_settle, settled)
             except RuntimeError:  # that loop is closed: its sockets are gone, the rows stay
                 logger.warning("chat messages stored for an event loop that has closed")
 
     def _fail(self, items: list[_Item]):
         for item in items:
             with contextlib.suppress(RuntimeError):  # a closed loop has nobody left to tell
-                item.deliverer.loop.call_soon_threadsafe(
-                    item.deliverer.deliver, [(item.future, StoreFailed())], []
-                )
+                item.loop.call_soon_threadsafe(_settle, [(item.future, StoreFailed())])
 
     def _store_isolating(self, drafts: list[MessageDraft]):
         """messages_store, surviving any error: a batch the database refuses (say, a sender
@@ -177,56 +173,15 @@ class ChatWriter:
             return messages_store(drafts=drafts)
 
 
-class _Deliverer:
-    """Per event loop: settles the senders' futures, then sends the batches' group events in
-    commit order (one batch after another; the sessions of one batch concurrently)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self.loop = loop
-        self._pending: deque[list[Broadcast]] = deque()
-        self._task: asyncio.Task | None = None
-
-    def deliver(self, settled, sends: list[Broadcast]):
-        for future, outcome in settled:
-            if future.done():  # cancelled by its sender
-                continue
-            if isinstance(outcome, ServiceError):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
-        if sends:
-            self._pending.append(sends)
-            if self._task is None or self._task.done():
-                self._task = asyncio.ensure_future(self._drain())
-
-    async def _drain(self):
-        layer = get_channel_layer()
-        while self._pending:
-            sends = self._pending.popleft()
-            results = await asyncio.gather(
-                *(layer.group_send(s.group, event_message(MESSAGES_EVENT, s.event)) for s in sends),
-                return_exceptions=True,
-            )
-            for send, result in zip(sends, results, strict=True):
-                if isinstance(result, BaseException):
-                    logger.error("broadcasting chat messages to %s failed", send.group, exc_info=result)
-
-
-_deliverers: dict[asyncio.AbstractEventLoop, _Deliverer] = {}
-
-
-def _deliverer(loop: asyncio.AbstractEventLoop) -> _Deliverer:
-    """The deliverer of `loop`, called on that loop (tests run one loop after another)."""
-    with _deliverers_lock:
-        deliverer = _deliverers.get(loop)
-        if deliverer is None:
-            for old in [old for old in _deliverers if old.is_closed()]:
-                del _deliverers[old]
-            deliverer = _deliverers[loop] = _Deliverer(loop)
-        return deliverer
-
-
-_deliverers_lock = threading.Lock()
+def _settle(settled):
+    """On the senders' loop: each future gets its stored message or the ServiceError."""
+    for future, outcome in settled:
+        if future.done():  # cancelled by its sender
+            continue
+        if isinstance(outcome, ServiceError):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 # The one writer of this process.

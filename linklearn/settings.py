@@ -296,6 +296,11 @@ WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)
 # error frame), and the most it stores in one transaction.
 CHAT_WRITE_QUEUE = env.int("CHAT_WRITE_QUEUE", default=1000)
 CHAT_WRITE_BATCH = env.int("CHAT_WRITE_BATCH", default=500)
+# The chat fan-out (realtime/fanout.py): frames waiting to go out on one chat socket (beyond: that
+# socket misses the batch and is told with `missed_after`), and the Redis pub/sub channel's name
+# (the Redis database number is appended: pub/sub ignores database numbers).
+CHAT_SOCKET_QUEUE = env.int("CHAT_SOCKET_QUEUE", default=200)
+CHAT_FANOUT_CHANNEL_PREFIX = env.str("CHAT_FANOUT_CHANNEL_PREFIX", default="linklearn.chat")
 
 # `make bench` only: /api/bench/floor/, a constant 20-item JSON through the full middleware
 # stack, the floor the REST paths are measured against. `check --deploy` fails while it is on.

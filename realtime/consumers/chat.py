@@ -1,4 +1,5 @@
 import asyncio
+import json
 import logging
 
 from channels.db import database_sync_to_async
@@ -9,6 +10,7 @@ from chat.writer import chat_writer
 from common.errors import Invalid, ServiceError
 from common.events import chat_group
 from presence.models import Connection
+from realtime.fanout import chat_fanout
 from tutoring.selectors import session_for_participant
 from tutoring.services import attendance_touch
 
@@ -38,7 +40,9 @@ class ChatConsumer(BaseConsumer):
         self._in_flight: set[asyncio.Future] = set()
         self._reports: set[asyncio.Task] = set()
         self._gone = False
-        self._last_message_id: int | None = None  # the newest message this socket was sent
+        # Where the process's chat fan-out puts this socket's chat_message frames.
+        self._outbox = chat_fanout.outbox(self._send_text, self._missed_frame)
+        self._joined_fanout = False
 
     async def authorize(self):
         session = await database_sync_to_async(session_for_participant)(
@@ -58,7 +62,20 @@ class ChatConsumer(BaseConsumer):
         return {"user": self.user.name, "user_id": self.user.pk}
 
     async def before_accept(self):
+        # Joined before the handshake completes (frames wait in the outbox until it has): a
+        # client that got its "open" receives every message stored from then on.
+        self._joined_fanout = True
+        await chat_fanout.join(self.session_id, self._outbox)
         await self.relay_to_others(self.group, {"type": "user_joined", **self._who()})
+
+    async def on_connected(self):
+        self._outbox.start()
+
+    async def _cleanup(self):
+        if self._joined_fanout:
+            self._joined_fanout = False
+            chat_fanout.leave(self.session_id, self._outbox)
+        await super()._cleanup()
 
     async def on_disconnected(self):
         self._gone = True
@@ -76,7 +93,7 @@ class ChatConsumer(BaseConsumer):
     async def frame_chat_message(self, frame):
         """Checked here, then handed to the process's chat writer without waiting for it, so
         the socket keeps reading; a refusal comes back later as an error frame. A stored message
-        reaches every socket, this one included, through the group event."""
+        reaches every socket, this one included, through the chat fan-out."""
         text = message_text_clean(frame.get("message"))
         if len(self._in_flight) >= MAX_IN_FLIGHT:
             raise TooManyInFlight()
@@ -105,21 +122,20 @@ class ChatConsumer(BaseConsumer):
 
     # --- receiving --------------------------------------------------------------------------
 
-    async def event_chat_messages(self, event):
-        """Newly stored messages of the session, one frame each. `previous_id` is the message
-        before them: newer than the last one sent here means the socket's queue overflowed (or
-        two processes' broadcasts crossed), so the client is told where to resume from."""
-        previous, last = event.get("previous_id"), self._last_message_id
-        if last is not None and previous is not None and previous > last:
-            await self.send_json(
-                {
-                    "type": "error",
-                    "code": status.HTTP_503_SERVICE_UNAVAILABLE,
-                    "message": "Some chat messages did not reach this socket; fetch "
-                    f"/api/sessions/{self.session_id}/messages/?after={last} to catch up.",
-                    "missed_after": last,
-                }
-            )
-        for message in event["messages"]:
-            await self.send_json({"type": "chat_message", **message})
-        self._last_message_id = max(last or 0, event["messages"][-1]["id"])
+    async def _send_text(self, text: str):
+        # Straight to the ASGI server: the frame was encoded once for all of the session's sockets.
+        await self.base_send({"type": "websocket.send", "text": text})
+
+    def _missed_frame(self, last_id: int) -> str:
+        """Sent before a batch when messages between the last one sent here and that batch did
+        not reach this socket (its outbox overflowed, Redis dropped them, or two processes'
+        batches crossed): the client is told where to resume from."""
+        return json.dumps(
+            {
+                "type": "error",
+                "code": status.HTTP_503_SERVICE_UNAVAILABLE,
+                "message": "Some chat messages did not reach this socket; fetch "
+                f"/api/sessions/{self.session_id}/messages/?after={last_id} to catch up.",
+                "missed_after": last_id,
+            }
+        )

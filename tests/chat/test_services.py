@@ -3,6 +3,7 @@ import pytest
 from chat.models import ChatMessage
 from chat.services import message_post
 from common.errors import Conflict, Invalid, NotFound
+from realtime.fanout import chat_fanout
 from tests.factories import ActiveSessionFactory, SessionFactory, UserFactory
 from tutoring.models import Session
 
@@ -18,28 +19,32 @@ def test_participant_message_is_stored_stripped(session):
     assert message.sender_id == session.user2_id
 
 
-def test_message_is_broadcast_after_commit(session, broadcasts):
-    with broadcasts.committing():
+def test_message_reaches_the_chat_fan_out_only_after_commit(
+    session, monkeypatch, django_capture_on_commit_callbacks
+):
+    published = []
+    monkeypatch.setattr(chat_fanout, "publish", published.append)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         message = message_post(session_id=session.pk, sender=session.user1, text="hi")
-    assert broadcasts.sent == [
-        (
-            f"chat.{session.pk}",
-            {
-                "type": "event.chat_messages",
-                "event": "chat_messages",
-                "messages": [
-                    {
-                        "id": message.id,
-                        "sender": session.user1.name,
-                        "sender_id": session.user1_id,
-                        "message": "hi",
-                        "timestamp": message.created_at.isoformat().replace("+00:00", "Z"),
-                    }
-                ],
-                "previous_id": None,
-            },
-        )
-    ]
+    assert published == []  # not before the transaction committed
+    for callback in callbacks:
+        callback()
+    [[broadcast]] = published
+    assert (broadcast.session_id, broadcast.event) == (
+        session.pk,
+        {
+            "messages": [
+                {
+                    "id": message.id,
+                    "sender": session.user1.name,
+                    "sender_id": session.user1_id,
+                    "message": "hi",
+                    "timestamp": message.created_at.isoformat().replace("+00:00", "Z"),
+                }
+            ],
+            "previous_id": None,
+        },
+    )
 
 
 @pytest.mark.parametrize(

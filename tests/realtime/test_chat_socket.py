@@ -2,12 +2,11 @@ import threading
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 
 from chat.models import ChatMessage
-from chat.services import MESSAGES_EVENT
+from chat.services import Broadcast
 from chat.writer import chat_writer
-from common.events import event_message
+from realtime.fanout import chat_fanout
 from tests.factories import ActiveSessionFactory, SessionFactory
 from tutoring.models import Session
 
@@ -241,13 +240,12 @@ async def test_a_socket_that_missed_messages_is_told_where_to_resume(room):
     session, one, two = room
     await one.send({"type": "chat_message", "message": "first"})
     first = await two.recv_type("chat_message")
-    # As if the socket's queue in the channel layer had overflowed: the next event follows a
-    # message this socket never got.
-    layer = get_channel_layer()
-    message = {**first, "id": first["id"] + 5, "message": "much later"}
-    await layer.group_send(
-        f"chat.{session.pk}",
-        event_message(MESSAGES_EVENT, {"messages": [message], "previous_id": first["id"] + 4}),
+    # As if the socket's outbox had overflowed (or Redis dropped a batch): the next batch follows
+    # a message this socket never got.
+    message = {k: v for k, v in first.items() if k != "type"}
+    message.update(id=first["id"] + 5, message="much later")
+    chat_fanout.publish(
+        [Broadcast(session.pk, f"chat.{session.pk}", {"messages": [message], "previous_id": first["id"] + 4})]
     )
     error = await two.recv()
     assert (error["type"], error["code"], error["missed_after"]) == ("error", 503, first["id"])
