@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
@@ -52,12 +53,15 @@ class ChatStats:
     connect_s: float = 0.0
     drained: bool = False
     drain_s: float = 0.0
+    server_cpu_s: float | None = None
 
     def summary(self) -> dict:
         refused = sum(self.error_codes.values())
         accepted = max(0, self.sent - refused)
         window = self.last_delivery - self.t0
         lag = sorted(self.send_lag)
+        frames_out = len(self.delivered) + len(self.echoed)
+        cpu = self.server_cpu_s
         return {
             "sockets": self.sockets,
             "offered_rate": self.offered_rate,
@@ -80,6 +84,10 @@ class ChatStats:
             "send_lag_p99_ms": round(percentile(lag, 99) * 1000, 1) if lag else None,
             "drained": self.drained,
             "drain_s": round(self.drain_s, 2),
+            # Server CPU per chat frame it sent to a member (deliveries + echoes), sending and
+            # draining only: the cost of the chat path, whatever else the machine is doing.
+            "server_cpu_s": None if cpu is None else round(cpu, 2),
+            "server_cpu_ms_per_frame": round(cpu * 1000 / frames_out, 3) if cpu and frames_out else None,
         }
 
 
@@ -176,7 +184,9 @@ async def _send(ws: ClientConnection, index: int, prefix: str, interval: float, 
         due += interval
 
 
-async def run_chat_async(host, port, pairs, *, rate, seconds, drain, tag, connect_budget=60.0) -> ChatStats:
+async def run_chat_async(
+    host, port, pairs, *, rate, seconds, drain, tag, connect_budget=60.0, cpu_probe=None
+) -> ChatStats:
     stats = ChatStats(tag=tag, sockets=2 * len(pairs), offered_rate=rate, seconds=seconds)
     prefix = f"{tag} "
     sockets = await _connect_all(host, port, pairs, stats, connect_budget)
@@ -189,6 +199,7 @@ async def run_chat_async(host, port, pairs, *, rate, seconds, drain, tag, connec
         interval = stats.sockets / rate  # each socket's share of the offered rate
         stats.t0 = time.perf_counter() + 0.1
         end = stats.t0 + seconds
+        cpu_start = cpu_probe() if cpu_probe else None
         await asyncio.gather(*(_send(ws, i, prefix, interval, end, stats) for i, ws in senders))
         drain_started = time.perf_counter()
         while time.perf_counter() - drain_started < drain:
@@ -198,6 +209,9 @@ async def run_chat_async(host, port, pairs, *, rate, seconds, drain, tag, connec
                 break
             await asyncio.sleep(0.05)
         stats.drain_s = time.perf_counter() - drain_started
+        if cpu_probe:
+            # The server's CPU from the first send to the end of the drain: no handshakes in it.
+            stats.server_cpu_s = cpu_probe() - cpu_start
     finally:
         await asyncio.gather(*(ws.close() for _, ws in live), return_exceptions=True)
         for reader in readers:
@@ -216,10 +230,23 @@ def run_chat(
     drain: float,
     tag: str,
     connect_budget: float = 60.0,
+    cpu_probe=None,
 ) -> ChatStats:
-    """pairs: (session id, token of member 1, token of member 2). `tag` must have no spaces."""
-    return asyncio.run(
-        run_chat_async(
-            host, port, pairs, rate=rate, seconds=seconds, drain=drain, tag=tag, connect_budget=connect_budget
+    """pairs: (session id, token of member 1, token of member 2). `tag` must have no spaces.
+    cpu_probe: returns the server's CPU seconds so far (read at the first send and after the drain)."""
+    # uvloop (the servers' loop too): the load generator shares the cores with the server, and
+    # every microsecond it spends per frame is one the server doesn't get.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(
+            run_chat_async(
+                host,
+                port,
+                pairs,
+                rate=rate,
+                seconds=seconds,
+                drain=drain,
+                tag=tag,
+                connect_budget=connect_budget,
+                cpu_probe=cpu_probe,
+            )
         )
-    )

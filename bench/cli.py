@@ -291,7 +291,6 @@ def chat_phase(
     run: Run, config: str, server: BenchServer, backend: Backend, data: dict, *, pairs, rate, seconds, label
 ) -> dict:
     tag = f"bench-{run.id}-{label}"
-    cpu_before = _server_cpu(server)
     stats = chat.run_chat(
         server.host,
         server.port,
@@ -301,15 +300,10 @@ def chat_phase(
         drain=run.args.drain_seconds,
         tag=tag,
         connect_budget=run.args.connect_seconds,
+        cpu_probe=lambda: _server_cpu(server),
     )
-    server_cpu = _server_cpu(server) - cpu_before
     row = {"config": config, "server": server.label, "workers": server.workers, "scenario": label}
     row.update(stats.summary())
-    # Server CPU per frame it sent to a member (deliveries + echoes): the cost of the chat path,
-    # whatever else the machine is doing.
-    frames_out = len(stats.delivered) + len(stats.echoed)
-    row["server_cpu_s"] = round(server_cpu, 2)
-    row["server_cpu_ms_per_frame"] = round(server_cpu * 1000 / frames_out, 3) if frames_out else None
     row.update(tag=tag, port=server.port, stored=None, stored_check="(server running)")
     row["errors"] = ",".join(f"{k}:{v}" for k, v in row["error_codes"].items()) or "0"
     run.chat.append(row)
