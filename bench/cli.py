@@ -306,6 +306,9 @@ def chat_phase(
     row.update(stats.summary())
     row.update(tag=tag, port=server.port, stored=None, stored_check="(server running)")
     row["errors"] = ",".join(f"{k}:{v}" for k, v in row["error_codes"].items()) or "0"
+    if row["lost"] or row["error_frames"]:
+        # What the server said about it (its log is deleted with the run's directory).
+        row["server_log_tail"] = server.log_tail(40)
     run.chat.append(row)
     run.say(
         f"{config} {server.label} chat {label}: {row['sockets']} sockets at {rate:g}/s, sent {row['sent']}: "

@@ -89,7 +89,9 @@ class Outbox:
 
     def offer(self, item: Item) -> None:
         """On the loop. Never waits: a batch that doesn't fit is dropped, and said so later."""
-        if self._frames + len(item[3]) > self._capacity:
+        # (An empty outbox takes any batch: one session's share of a batch is small, and bounded
+        # by CHAT_WRITE_BATCH anyway.)
+        if self._items and self._frames + len(item[3]) > self._capacity:
             self.dropped += 1
             return
         self._items.append(item)
