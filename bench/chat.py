@@ -46,6 +46,7 @@ class ChatStats:
     delivered: set = field(default_factory=set)  # (sender socket, seq) seen by the other member
     echoed: set = field(default_factory=set)  # (sender socket, seq) seen back by the sender
     duplicates: int = 0
+    missed_after: int = 0  # `missed_after` notices received (not refusals)
     latencies: list[float] = field(default_factory=list)
     send_lag: list[float] = field(default_factory=list)
     t0: float = 0.0
@@ -79,6 +80,7 @@ class ChatStats:
             "lost": max(0, accepted - len(self.delivered)),
             "not_echoed": max(0, accepted - len(self.echoed)),
             "duplicates": self.duplicates,
+            "missed_after_frames": self.missed_after,
             "broadcast": len(self.delivered | self.echoed),
             "connect_s": round(self.connect_s, 2),
             "send_lag_p99_ms": round(percentile(lag, 99) * 1000, 1) if lag else None,
@@ -160,7 +162,12 @@ async def _read(ws: ClientConnection, index: int, prefix: str, stats: ChatStats)
                     stats.latencies.append(now - float(due))
                     stats.last_delivery = now
             elif kind == "error":
-                stats.error_codes[frame.get("code")] += 1
+                if "missed_after" in frame:
+                    # Not a refusal: the server says this socket missed deliveries (or got two
+                    # processes' batches out of order). Whatever truly never came counts as lost.
+                    stats.missed_after += 1
+                else:
+                    stats.error_codes[frame.get("code")] += 1
     except ConnectionClosed as exc:
         stats.closed_codes[exc.rcvd.code if exc.rcvd else "abnormal"] += 1
 

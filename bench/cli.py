@@ -305,8 +305,9 @@ def chat_phase(
     row = {"config": config, "server": server.label, "workers": server.workers, "scenario": label}
     row.update(stats.summary())
     row.update(tag=tag, port=server.port, stored=None, stored_check="(server running)")
-    row["errors"] = ",".join(f"{k}:{v}" for k, v in row["error_codes"].items()) or "0"
-    if row["lost"] or row["error_frames"]:
+    notices = {"missed_after": row["missed_after_frames"]} if row["missed_after_frames"] else {}
+    row["errors"] = ",".join(f"{k}:{v}" for k, v in {**row["error_codes"], **notices}.items()) or "0"
+    if row["lost"] or row["error_frames"] or notices:
         # What the server said about it (its log is deleted with the run's directory).
         row["server_log_tail"] = server.log_tail(40)
     run.chat.append(row)

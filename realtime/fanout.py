@@ -25,7 +25,9 @@ trade for a handful of processes (measured in docs/realtime.md), not for hundred
 
 Bounded everywhere: an outbox holds at most CHAT_SOCKET_QUEUE frames; a batch that doesn't fit is
 dropped for that socket alone, and the next batch it gets starts with a `missed_after` error frame
-(each batch names the message before it, `previous_id`). Redis bounds what it buffers for a slow
+(each batch names the message before it, `previous_id`). A batch that follows a gap waits up to
+REORDER_WAIT_SECONDS for the batch that fills it (two processes' batches of one session can cross
+on their way), so crossing costs a few milliseconds, not a needless catch-up. Redis bounds what it buffers for a slow
 subscriber (it disconnects it; the hub reconnects); while Redis is unreachable, batches reach the
 sockets of their own process only, and the others find the gap the same way.
 """
@@ -56,6 +58,9 @@ Item = tuple[int, int | None, int, tuple[str, ...]]
 # publishing is skipped for RETRY_SECONDS instead of timing out batch after batch.
 REDIS_TIMEOUT_SECONDS = 0.5
 RETRY_SECONDS = 2.0
+# How long a socket's outbox holds back a batch that follows a gap, for the batch that fills it
+# (another process's, crossing on Redis) before it says `missed_after`.
+REORDER_WAIT_SECONDS = 0.05
 # How long a socket's handshake waits for its process's subscription (as for group_add).
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 
@@ -111,24 +116,48 @@ class Outbox:
         self._items.clear()
         self._frames = 0
 
+    def _pop_in_order(self) -> Item | None:
+        """The first waiting batch that follows what was sent (its previous message was sent, or
+        is older), or None when every waiting batch leaves a gap."""
+        last = self.last_id
+        items = self._items
+        if last is None or items[0][1] is None or items[0][1] <= last:
+            return items.popleft()
+        for index, item in enumerate(items):
+            if item[1] is None or item[1] <= last:
+                del items[index]
+                return item
+        return None
+
     async def _run(self):
         loop = asyncio.get_running_loop()
+        gap_since = None
         try:
             while True:
                 if not self._items:
                     self._wakeup = loop.create_future()
                     await self._wakeup
                     continue
-                _, previous_id, last_id, frames = self._items.popleft()
+                item = self._pop_in_order()
+                if item is None:
+                    # A gap: the batch that fills it may be another process's, a moment behind
+                    # on its way through Redis (batches of one session from two processes
+                    # cross). Wait briefly for it rather than send a needless missed_after.
+                    gap_since = loop.time() if gap_since is None else gap_since
+                    remaining = gap_since + REORDER_WAIT_SECONDS - loop.time()
+                    if remaining > 0:
+                        self._wakeup = loop.create_future()
+                        await asyncio.wait([self._wakeup], timeout=remaining)
+                        continue
+                    # Truly missed (this outbox overflowed, Redis dropped it): say where to resume.
+                    item = self._items.popleft()
+                    await self._send(self._missed_frame(self.last_id))
+                gap_since = None
+                _, _, last_id, frames = item
                 self._frames -= len(frames)
-                last = self.last_id
-                # The message before this batch is newer than the last one sent here: batches
-                # were dropped (this outbox, Redis) or two processes' batches crossed.
-                if last is not None and previous_id is not None and previous_id > last:
-                    await self._send(self._missed_frame(last))
                 for frame in frames:
                     await self._send(frame)
-                self.last_id = last_id if last is None else max(last, last_id)
+                self.last_id = last_id if self.last_id is None else max(self.last_id, last_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the socket went away under us; its consumer cleans up

@@ -12,7 +12,7 @@ import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 
-from chat.services import message_post
+from chat.services import Broadcast, message_post
 from realtime.consumers.chat import ChatConsumer
 from realtime.fanout import chat_fanout, redis_channel, remote_enabled
 from tests.factories import ActiveSessionFactory
@@ -130,5 +130,28 @@ async def test_a_message_stored_by_another_process_reaches_the_sockets_here():
         remote = await sock.recv_type("chat_message")
         assert (remote["id"], remote["message"]) == (new_id, "remote")
     assert await two.silent()
+    await one.close()
+    await two.close()
+
+
+async def test_batches_of_two_processes_that_cross_arrive_in_order_without_a_false_alarm():
+    session = await sync_to_async(ActiveSessionFactory)()
+    one, two = await chat_room(session)
+    await one.send({"type": "chat_message", "message": "first"})
+    first = await two.recv_type("chat_message")
+
+    def broadcast(offset, text):
+        message = {k: v for k, v in first.items() if k != "type"}
+        message.update(id=first["id"] + offset, message=text)
+        event = {"messages": [message], "previous_id": first["id"] + offset - 1}
+        return Broadcast(session.pk, f"chat.{session.pk}", event)
+
+    # The later batch comes first, as when another process's earlier commit is still on its way
+    # through Redis; the earlier one follows a moment later.
+    chat_fanout.publish([broadcast(2, "third")])
+    await asyncio.sleep(0.01)
+    chat_fanout.publish([broadcast(1, "second")])
+    assert [(await two.recv())["message"] for _ in range(2)] == ["second", "third"]
+    assert await two.silent()  # and no missed_after
     await one.close()
     await two.close()
