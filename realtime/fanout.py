@@ -27,9 +27,10 @@ Bounded everywhere: an outbox holds at most CHAT_SOCKET_QUEUE frames; a batch th
 dropped for that socket alone, and the next batch it gets starts with a `missed_after` error frame
 (each batch names the message before it, `previous_id`). A batch that follows a gap waits up to
 REORDER_WAIT_SECONDS for the batch that fills it (two processes' batches of one session can cross
-on their way), so crossing costs a few milliseconds, not a needless catch-up. Redis bounds what it buffers for a slow
-subscriber (it disconnects it; the hub reconnects); while Redis is unreachable, batches reach the
-sockets of their own process only, and the others find the gap the same way.
+on their way), so crossing costs a few milliseconds, not a needless catch-up. Redis bounds what
+it buffers for a slow subscriber (it disconnects it; the hub reconnects); while Redis is
+unreachable, batches reach the sockets of their own process only, and the others find the gap
+the same way.
 """
 
 import asyncio
