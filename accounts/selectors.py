@@ -27,6 +27,17 @@ def user_me(*, user_id: int) -> User:
     return users_me().get(pk=user_id)
 
 
+def user_me_just_created(*, user: User) -> User:
+    """What `user_me` would read for a user the signup created a moment ago, without the query:
+    nobody has reviewed them yet, and they have no live connection (a socket needs the token the
+    signup is about to answer). Their ledger account, with the grant, is the one create_user
+    opened on this instance."""
+    user.is_online = False
+    user.average_rating = None
+    user.total_reviews = 0
+    return user
+
+
 SEARCH_LIMIT = 20
 
 

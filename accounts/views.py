@@ -39,8 +39,8 @@ def _auth_result_schema(request, *, success: int, extra: dict | None = None):
     return extend_schema(request=request, responses={success: AuthResultSerializer, **(extra or {})}, auth=[])
 
 
-def _auth_result(user) -> dict:
-    me = selectors.user_me(user_id=user.pk)
+def _auth_result(user, *, me=None) -> dict:
+    me = me or selectors.user_me(user_id=user.pk)
     return {"user": MeSerializer(me).data, "tokens": services.tokens_for(user=user)}
 
 
@@ -63,7 +63,8 @@ class SignupView(PublicEndpoint):
             name=data.validated_data["name"],
             password=data.validated_data["password"],
         )
-        return Response(_auth_result(user), status=status.HTTP_201_CREATED)
+        me = selectors.user_me_just_created(user=user)
+        return Response(_auth_result(user, me=me), status=status.HTTP_201_CREATED)
 
 
 def _checking_password(request, email: str):

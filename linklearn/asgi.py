@@ -15,12 +15,16 @@ from django.conf import settings  # noqa: E402
 from common import daphne_edges  # noqa: E402
 from common.asgi_http import DjangoHTTP  # noqa: E402
 from common.asgi_limits import BodySizeLimit, URLLengthLimit  # noqa: E402
+from common.warmup import warm_up  # noqa: E402
 from realtime.middleware import JWTAuthMiddleware  # noqa: E402
 from realtime.origin import origin_checked  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 from realtime.server_close_codes import allow_server_close_codes  # noqa: E402
 
 allow_server_close_codes()
+
+# Each server process loads what its first requests would otherwise load lazily, all at once.
+warm_up()
 
 django_http = DjangoHTTP(threads=settings.HTTP_THREADS)
 

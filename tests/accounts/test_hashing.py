@@ -9,11 +9,12 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher, check_password, id
 from django.db import connection
 
 import accounts.services
+from accounts.hashers import Argon2idHasher
 from accounts.models import User
 from linklearn import settings as project_settings
 from tests.factories import PASSWORD, UserFactory
 
-ARGON2ID_OWASP = "argon2$argon2id$v=19$m=19456,t=2,p=1$"
+ARGON2ID_OWASP = "argon2$argon2id$v=19$m=7168,t=5,p=1$"
 
 
 @pytest.fixture
@@ -72,3 +73,26 @@ def test_signup_hashes_before_its_transaction(signup_body, api_client, monkeypat
     assert api_client.post("/api/auth/signup/", signup_body, format="json").status_code == 201
     assert seen == [depth_outside]
     assert User.objects.get(email="ada@example.com").check_password(signup_body["password"])
+
+
+def test_a_hash_with_our_earlier_owasp_parameters_is_upgraded(production_hashers, db, api_client):
+    # m=19 MiB, t=2 was the default before m=7 MiB, t=5 (an equally strong OWASP configuration).
+    earlier = Argon2idHasher()
+    earlier.memory_cost, earlier.time_cost = 19 * 1024, 2
+    old = earlier.encode(PASSWORD, earlier.salt())
+    assert old.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+    user = UserFactory()
+    User.objects.filter(pk=user.pk).update(password=old)
+
+    wrong = api_client.post("/api/auth/login/", {"email": user.email, "password": "not-it"}, format="json")
+    assert wrong.status_code == 401
+    assert User.objects.get(pk=user.pk).password == old  # a failed login changes nothing
+
+    ok = api_client.post("/api/auth/login/", {"email": user.email, "password": PASSWORD}, format="json")
+    assert ok.status_code == 200
+    upgraded = User.objects.get(pk=user.pk).password
+    assert upgraded.startswith(ARGON2ID_OWASP)
+    assert check_password(PASSWORD, upgraded)
+    again = api_client.post("/api/auth/login/", {"email": user.email, "password": PASSWORD}, format="json")
+    assert again.status_code == 200
+    assert User.objects.get(pk=user.pk).password == upgraded  # current parameters: not re-hashed

@@ -31,6 +31,17 @@ def test_signup_tokens_work(api_client, signup_body):
     assert api_client.get("/api/users/me/").json()["email"] == "ada@example.com"
 
 
+def test_signup_answers_the_same_profile_as_users_me(api_client, signup_body, django_assert_max_num_queries):
+    # The signup answer is built without reading the new user back (accounts.selectors.
+    # user_me_just_created): it must still be exactly what users/me shows them.
+    with django_assert_max_num_queries(25):  # 29 before the signup stopped reading the user back
+        response = api_client.post(URL, signup_body, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {body['tokens']['access']}")
+    assert api_client.get("/api/users/me/").json() == body["user"]
+
+
 def test_signup_grants_fifteen_credits_once(api_client, signup_body):
     api_client.post(URL, signup_body, format="json")
     user = User.objects.get(email="ada@example.com")
