@@ -9,6 +9,7 @@ from django.db.models.functions import Lower, StrIndex
 from django.db.models.lookups import GreaterThan
 
 from common.errors import NotFound
+from common.prepared import PreparedList, prepared
 from reviews.selectors import rating_annotations
 
 from .models import LearningPost
@@ -34,6 +35,17 @@ def posts_active(*, topic: str = "", creator_id: int | None = None) -> QuerySet[
     if creator_id is not None:
         posts = posts.filter(creator_id=creator_id)
     return posts.order_by("-created_at", "-id")
+
+
+@prepared(shape=("low", "high"))
+def _posts_active_page(*, low, high):
+    return posts_active()[low:high]
+
+
+def posts_active_pages() -> PreparedList:
+    """`posts_active()` without filters, for a paginator: the list every visitor opens first,
+    so its page and count SQL are compiled once per process (common.prepared)."""
+    return PreparedList(_posts_active_page)
 
 
 def posts_of(user) -> QuerySet[LearningPost]:
