@@ -28,6 +28,7 @@ What must hold for a selector to be prepared (checked where it can be):
   constant read from settings at build time is never stale.
 """
 
+import contextlib
 import functools
 import inspect
 import threading
@@ -141,7 +142,7 @@ class _CompiledCount:
         except EmptyResultSet:
             self.sql, self.params = None, ()
             return
-        self.sql = f"SELECT COUNT(*) FROM ({inner}) counted"
+        self.sql = f"SELECT COUNT(*) FROM ({inner}) counted"  # noqa: S608 - Django's own compiled SQL
         self.params = tuple(params)
 
 
@@ -183,10 +184,8 @@ class Prepared:
         compiled = self._compiled.get(key)
         if compiled is not None:
             # Keep recently used shapes; a dict move is atomic enough under the GIL.
-            try:
+            with contextlib.suppress(KeyError):  # dropped by another thread meanwhile
                 self._compiled.move_to_end(key)
-            except KeyError:
-                pass
             return compiled
         kind_class = _Compiled if kind == "rows" else _CompiledCount
         compiled = kind_class(self._queryset(shape_values), alias)
