@@ -112,7 +112,7 @@ def test_the_posts_page_is_what_the_queryset_gives():
 def test_a_setting_change_recompiles(user, settings):
     @prepared
     def with_setting(*, user_id):
-        return User.objects.filter(pk=user_id, is_active=settings.PRESENCE_TTL > timedelta(0))
+        return User.objects.filter(pk=user_id, is_active=bool(settings.PRESENCE_TTL))
 
     assert with_setting.list(user_id=user.pk) == [user]
     assert with_setting._compiled
