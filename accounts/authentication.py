@@ -35,28 +35,22 @@ def _stand_in(load):
 
 class JWTAuthentication(SimpleJWTAuthentication):
     """The API's bearer-token authentication (DEFAULT_AUTHENTICATION_CLASSES): the caller as
-    `accounts.selectors.user_by_id` loads them."""
+    `accounts.selectors.<loader>` loads them (`user_by_id` unless told otherwise)."""
 
-    loader = "user_by_id"
-
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, loader: str = "user_by_id", **kwargs):
         super().__init__(*args, **kwargs)
         # Imported here: DRF imports this class while rest_framework.views is still loading,
         # before the selectors' imports (common.errors imports DRF views) can complete.
         from . import selectors
 
-        self.user_model = _stand_in(getattr(selectors, self.loader))
-
-
-class ProfileJWTAuthentication(JWTAuthentication):
-    """For `users/me`: the caller comes loaded as `users/me` shows them (credits, presence,
-    ratings), in the one query authentication makes anyway."""
-
-    loader = "user_me"
+        self.user_model = _stand_in(getattr(selectors, loader))
 
 
 def profile_jwt_authentication() -> JWTAuthentication:
-    return ProfileJWTAuthentication()
+    """For `users/me`: the caller comes loaded as `users/me` shows them (credits, presence,
+    ratings), in the one query authentication makes anyway. The same class as the default, so
+    the OpenAPI schema documents one bearer scheme."""
+    return JWTAuthentication(loader="user_me")
 
 
 class JWTScheme(SimpleJWTScheme):
