@@ -2,6 +2,8 @@
 loaded by SQL compiled once per process instead of a queryset built and compiled per request.
 SimpleJWT's own checks (signature, expiry, token type, inactive user) still apply unchanged."""
 
+import functools
+
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
 
@@ -18,6 +20,7 @@ def _user_id(lookup: dict) -> int:
         raise User.DoesNotExist from None
 
 
+@functools.cache  # one class per loader, not one per request
 def _stand_in(load):
     """Stands in for the user model in SimpleJWT's lookup: `objects.get(id=...)` returns what
     `load(user_id=...)` returns; a missing user raises the model's DoesNotExist."""

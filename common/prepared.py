@@ -75,8 +75,11 @@ class Arg(Expression):
             value = self.transform(value)
         if isinstance(value, datetime):
             # What Value(now) would send: naive UTC text on SQLite, the aware datetime elsewhere.
-            return fields.DateTimeField().get_db_prep_value(value, connection)
+            return _DATETIME.get_db_prep_value(value, connection)
         return value
+
+
+_DATETIME = fields.DateTimeField()  # stateless for get_db_prep_value; built once, not per call
 
 
 def _bind(params, values, connection) -> list:
