@@ -16,7 +16,7 @@ from .representations import (
     timer_started_payload,
     timer_stopped_payload,
 )
-from .selectors import session_detail_for_participant, sessions_with_details
+from .selectors import session_detail_for_participant, session_pages, sessions_with_details
 from .serializers import (
     SessionCreateInput,
     SessionEndOutput,
@@ -37,7 +37,8 @@ class SessionListView(ListAPIView):
     def list(self, request, *args, **kwargs):
         # One built set of SessionOutput's fields for every page (common.representation): the
         # list's representation needs no context (no caller-known timer, `now` is read per row).
-        page = self.paginate_queryset(self.get_queryset())
+        # The same sessions as get_queryset(), with their page and count SQL prepared.
+        page = self.paginate_queryset(session_pages(request.user))
         return self.get_paginated_response(represent_many(SessionOutput, page))
 
     @idempotent

@@ -133,3 +133,22 @@ def test_a_prepared_list_pages_like_a_queryset(client_for, user):
     body = response.json()
     assert body["count"] == 3 and len(body["results"]) == 1 and body["previous"]
     assert isinstance(learning.posts_active_pages(), PreparedList)
+
+
+def test_the_sessions_page_is_what_the_queryset_gives_running_timers_included(user):
+    from common.representation import represent_many
+    from tests.factories import ActiveSessionFactory
+    from tutoring import selectors as tutoring
+    from tutoring.models import TeachingTimer
+    from tutoring.representations import SessionOutput
+
+    timed, idle = ActiveSessionFactory(user1=user), ActiveSessionFactory(user2=user)
+    ActiveSessionFactory()  # someone else's
+    TeachingTimer.objects.create(session=timed, teacher=user, start_time=timezone.now())
+    with time_machine.travel(timezone.now(), tick=False):
+        prepared_page = represent_many(SessionOutput, tutoring.session_pages(user)[0:20])
+        orm_page = [dict(SessionOutput(s).data) for s in tutoring.sessions_with_details(user)[0:20]]
+    assert prepared_page == orm_page
+    assert {s["id"] for s in prepared_page} == {timed.id, idle.id}
+    assert [s["active_timer"] is not None for s in prepared_page if s["id"] == timed.id] == [True]
+    assert tutoring.session_pages(user).count() == 2
