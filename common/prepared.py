@@ -46,7 +46,9 @@ SHAPES_PER_QUERY = 64
 
 class Arg(Expression):
     """A call-time value in a prepared query: compiles to one bound parameter. Arithmetic with a
-    plain value (`arg - timedelta(...)`) is done in Python at bind time, on the call's value."""
+    plain value (`arg - timedelta(...)`) is done in Python at bind time, on the call's value.
+    The value is bound as given (a datetime adapted as Django adapts it): pass the column's type,
+    and no None where the ORM would have written `IS NULL` (`= NULL` matches nothing)."""
 
     def __init__(self, name: str, transform=None, output_field=None):
         super().__init__(output_field=output_field or fields.Field())
