@@ -2,8 +2,10 @@
 of users costs one query however long it is."""
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils import timezone
 
 from common.errors import NotFound
+from common.prepared import prepared
 from presence.selectors import online_annotation
 from reviews.selectors import rating_annotations
 
@@ -16,15 +18,33 @@ def users_public() -> QuerySet[User]:
     return User.objects.filter(is_active=True).annotate(is_online=online_annotation(), **rating_annotations())
 
 
-def users_me() -> QuerySet[User]:
+def users_me(*, now=None) -> QuerySet[User]:
     """Users with credits, presence and ratings: what `users/me` shows, in one query."""
     return User.objects.select_related("ledger_account").annotate(
-        is_online=online_annotation(), **rating_annotations()
+        is_online=online_annotation(now=now), **rating_annotations()
     )
 
 
+# Prepared (common.prepared): every authenticated request runs one of these two, so their SQL is
+# compiled once per process; the selectors above stay the definition of what they load.
+@prepared
+def _user_me(*, user_id, now):
+    return users_me(now=now).filter(pk=user_id)
+
+
+@prepared
+def _user(*, user_id):
+    return User.objects.filter(pk=user_id)
+
+
 def user_me(*, user_id: int) -> User:
-    return users_me().get(pk=user_id)
+    """One user as `users/me` shows them; User.DoesNotExist if there is none."""
+    return _user_me.get(user_id=user_id, now=timezone.now())
+
+
+def user_by_id(*, user_id: int) -> User:
+    """One user, any state (authentication checks is_active itself); User.DoesNotExist if none."""
+    return _user.get(user_id=user_id)
 
 
 def user_me_just_created(*, user: User) -> User:

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.idempotency import idempotent
+from common.representation import represent
 from common.schema import errors
 
 from . import selectors, services
@@ -199,7 +200,7 @@ class MeView(APIView):
 
     @extend_schema(responses={200: MeSerializer})
     def get(self, request):
-        return Response(MeSerializer(request.user).data)
+        return Response(represent(MeSerializer, request.user))
 
     @extend_schema(
         request=MeUpdateSerializer,

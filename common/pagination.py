@@ -40,9 +40,9 @@ class CountReusingPaginator(Paginator):
         return exact
 
 
-def _count_key(request, page_params) -> str:
+def _count_key(request, page_params, *, per_user: bool) -> str:
     query = sorted((k, v) for k, v in request.query_params.lists() if k not in page_params)
-    user = getattr(getattr(request, "user", None), "pk", None)
+    user = getattr(getattr(request, "user", None), "pk", None) if per_user else None
     raw = repr((user, request.path, query))
     return "pagecount:" + hashlib.sha256(raw.encode()).hexdigest()
 
@@ -50,14 +50,20 @@ def _count_key(request, page_params) -> str:
 class PageNumberPagination(pagination.PageNumberPagination):
     """DRF page-number pagination; `?page_size=` is honoured up to 100 (SPEC section 1).
 
-    `count` of a list of COUNT_CACHE_MIN_ROWS or more may be up to COUNT_CACHE_SECONDS old.
+    `count` of a list of COUNT_CACHE_MIN_ROWS or more may be up to COUNT_CACHE_SECONDS old. It is
+    kept per caller unless the view says its list is the same for everyone (`count_per_user`
+    False), so one count serves every caller of such a list.
     """
 
     page_size_query_param = "page_size"
     max_page_size = 100
 
     def paginate_queryset(self, queryset, request, view=None):
-        key = _count_key(request, {self.page_query_param, self.page_size_query_param})
+        key = _count_key(
+            request,
+            {self.page_query_param, self.page_size_query_param},
+            per_user=getattr(view, "count_per_user", True),
+        )
         self.django_paginator_class = functools.partial(CountReusingPaginator, count_key=key)
         return super().paginate_queryset(queryset, request, view)
 

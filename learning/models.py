@@ -17,6 +17,15 @@ class LearningPost(models.Model):
     is_completed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The topics as matches/ compares them (the database's LOWER), stored so the comparison
+    # of every candidate post does not lower its topics again for each of my topics
+    # (docs/learning.md, "Matches").
+    learn_key = models.GeneratedField(
+        expression=Lower("topic_to_learn"), output_field=models.CharField(max_length=255), db_persist=True
+    )
+    teach_key = models.GeneratedField(
+        expression=Lower("topic_to_teach"), output_field=models.CharField(max_length=255), db_persist=True
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

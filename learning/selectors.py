@@ -9,6 +9,7 @@ from django.db.models.functions import Lower, StrIndex
 from django.db.models.lookups import GreaterThan
 
 from common.errors import NotFound
+from common.prepared import PreparedList, prepared
 from reviews.selectors import rating_annotations
 
 from .models import LearningPost
@@ -36,6 +37,17 @@ def posts_active(*, topic: str = "", creator_id: int | None = None) -> QuerySet[
     return posts.order_by("-created_at", "-id")
 
 
+@prepared(shape=("low", "high"))
+def _posts_active_page(*, low, high):
+    return posts_active()[low:high]
+
+
+def posts_active_pages() -> PreparedList:
+    """`posts_active()` without filters, for a paginator: the list every visitor opens first,
+    so its page and count SQL are compiled once per process (common.prepared)."""
+    return PreparedList(_posts_active_page)
+
+
 def posts_of(user) -> QuerySet[LearningPost]:
     """The user's own active posts, newest first."""
     return _posts().filter(creator=user, is_completed=False).order_by("-created_at", "-id")
@@ -49,11 +61,12 @@ def post_get(*, post_id) -> LearningPost:
         raise NotFound("Post not found.") from None
 
 
-def _matches(a, b):
-    """True when either string contains the other, ignoring case. Callers exclude blank strings,
-    because every string contains the empty one."""
-    a, b = Lower(a), Lower(b)
-    return Q(GreaterThan(StrIndex(a, b), 0)) | Q(GreaterThan(StrIndex(b, a), 0))
+def _matches(key, topic):
+    """True when the stored key (a topic lowered by the database) and `topic` contain one
+    another, ignoring case. Callers exclude blank strings, because every string contains the
+    empty one."""
+    topic = Lower(topic)
+    return Q(GreaterThan(StrIndex(key, topic), 0)) | Q(GreaterThan(StrIndex(topic, key), 0))
 
 
 # Above this many distinct topics of mine, the conditions are too many to spell out (SQLite
@@ -81,14 +94,14 @@ def post_matches(user) -> QuerySet[LearningPost]:
         return _posts().none()
     if max(len(learn), len(teach)) > MATCH_TOPICS_INLINE_MAX:
         they_teach_what_i_learn = Exists(
-            mine.exclude(topic_to_learn="").filter(_matches(F("topic_to_learn"), OuterRef("topic_to_teach")))
+            mine.exclude(topic_to_learn="").filter(_matches(OuterRef("teach_key"), F("topic_to_learn")))
         )
         they_learn_what_i_teach = Exists(
-            mine.exclude(topic_to_teach="").filter(_matches(F("topic_to_teach"), OuterRef("topic_to_learn")))
+            mine.exclude(topic_to_teach="").filter(_matches(OuterRef("learn_key"), F("topic_to_teach")))
         )
     else:
-        they_teach_what_i_learn = _contains_any("topic_to_teach", learn)
-        they_learn_what_i_teach = _contains_any("topic_to_learn", teach) if teach else None
+        they_teach_what_i_learn = _contains_any("teach_key", learn)
+        they_learn_what_i_teach = _contains_any("learn_key", teach) if teach else None
     barter_rank = (
         Case(When(they_learn_what_i_teach, then=Value(0)), default=Value(1))
         if they_learn_what_i_teach is not None

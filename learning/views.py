@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from common.idempotency import idempotent
+from common.representation import represent, represent_many
 from common.schema import errors
 
 from . import selectors, services
@@ -22,13 +23,19 @@ class PostViewSet(viewsets.GenericViewSet):
 
     serializer_class = PostOutputSerializer
 
+    @property
+    def count_per_user(self) -> bool:
+        # The page count may be shared between callers (common.pagination) only where the list
+        # is the same for everyone.
+        return self.action != "list"
+
     def _page(self, queryset, serializer_class=PostOutputSerializer):
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(serializer_class(page, many=True).data)
+        return self.get_paginated_response(represent_many(serializer_class, page))
 
     def _post_response(self, post_id, status_code=status.HTTP_200_OK):
         post = selectors.post_get(post_id=post_id)
-        return Response(PostOutputSerializer(post).data, status=status_code)
+        return Response(represent(PostOutputSerializer, post), status=status_code)
 
     @extend_schema(
         parameters=[PostListQuerySerializer],
@@ -38,10 +45,10 @@ class PostViewSet(viewsets.GenericViewSet):
         """Active posts, newest first; `topic` searches both topics, `creator` is a user id."""
         query = PostListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        posts = selectors.posts_active(
-            topic=query.validated_data.get("topic", ""), creator_id=query.validated_data.get("creator")
-        )
-        return self._page(posts)
+        topic, creator_id = query.validated_data.get("topic", ""), query.validated_data.get("creator")
+        if not topic.strip() and creator_id is None:
+            return self._page(selectors.posts_active_pages())
+        return self._page(selectors.posts_active(topic=topic, creator_id=creator_id))
 
     @idempotent
     @extend_schema(request=PostInputSerializer, responses={201: PostOutputSerializer, **errors(409)})

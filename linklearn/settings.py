@@ -182,7 +182,7 @@ else:
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -245,6 +245,9 @@ CORS_EXPOSE_HEADERS = ["Idempotent-Replayed", "Retry-After"]
 
 # The cache backs DRF throttles, so several processes must share it: Redis when configured.
 CACHES = {"default": env.cache("CACHE_URL", default=(REDIS_URL or "locmemcache://"))}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # The same cache with one connection pool per process, not one per request (the module says why).
+    CACHES["default"]["BACKEND"] = "common.redis_cache.ProcessRedisCache"
 
 # --- Mail and password reset (SPEC section 2) ----------------------------------------------
 # django-environ's URL form: smtp+tls://user:pw@host:587, consolemail://, filemail:////abs/dir.

@@ -1,6 +1,7 @@
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
 from common.errors import NotFound
+from common.prepared import PreparedList, prepared
 
 from .models import Attendance, Session, TeachingTimer
 
@@ -17,19 +18,38 @@ def unfinished_session_ids_of(user) -> list[int]:
     )
 
 
+def _running_timers() -> Prefetch:
+    return Prefetch(
+        "timers", queryset=TeachingTimer.objects.filter(end_time__isnull=True), to_attr="running_timers"
+    )
+
+
+def _sessions_with_participants(user) -> QuerySet[Session]:
+    return sessions_of(user).select_related("user1", "user2")
+
+
 def sessions_with_details(user) -> QuerySet[Session]:
     """The user's sessions with everything the representation shows, in a fixed number of queries."""
-    return (
-        sessions_of(user)
-        .select_related("user1", "user2")
-        .prefetch_related(
-            Prefetch(
-                "timers",
-                queryset=TeachingTimer.objects.filter(end_time__isnull=True),
-                to_attr="running_timers",
-            )
-        )
-    )
+    return _sessions_with_participants(user).prefetch_related(_running_timers())
+
+
+@prepared(shape=("low", "high"))
+def _sessions_page(*, user_id, low, high):
+    return _sessions_with_participants(user_id)[low:high]
+
+
+class SessionPages(PreparedList):
+    """`sessions_with_details(user)` for a paginator: the page and count SQL are prepared
+    (common.prepared); each page's running timers are then fetched as the prefetch would."""
+
+    def __getitem__(self, item):
+        page = super().__getitem__(item)
+        prefetch_related_objects(page, _running_timers())
+        return page
+
+
+def session_pages(user) -> SessionPages:
+    return SessionPages(_sessions_page, user_id=user.pk)
 
 
 def _participant_get(queryset: QuerySet[Session], session_id) -> Session:

@@ -6,6 +6,7 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
 from common.idempotency import idempotent
+from common.representation import represent_many
 from common.schema import errors
 
 from . import services
@@ -15,7 +16,7 @@ from .representations import (
     timer_started_payload,
     timer_stopped_payload,
 )
-from .selectors import session_detail_for_participant, sessions_with_details
+from .selectors import session_detail_for_participant, session_pages, sessions_with_details
 from .serializers import (
     SessionCreateInput,
     SessionEndOutput,
@@ -32,6 +33,13 @@ class SessionListView(ListAPIView):
 
     def get_queryset(self):
         return sessions_with_details(self.request.user)
+
+    def list(self, request, *args, **kwargs):
+        # One built set of SessionOutput's fields for every page (common.representation): the
+        # list's representation needs no context (no caller-known timer, `now` is read per row).
+        # The same sessions as get_queryset(), with their page and count SQL prepared.
+        page = self.paginate_queryset(session_pages(request.user))
+        return self.get_paginated_response(represent_many(SessionOutput, page))
 
     @idempotent
     @extend_schema(request=SessionCreateInput, responses={201: SessionOutput, **errors(409)})

@@ -27,9 +27,19 @@ def test_a_long_lists_count_is_reused_and_its_page_is_fresh(client_for, user, ot
     assert first["count"] == second["count"] == 3  # at most COUNT_CACHE_SECONDS old
     assert second["results"][0]["id"] == newest.id  # the page itself is read fresh
     assert reused == counted - 1  # no count query
-    # Another user, or another filter, counts for itself.
-    assert _list(client_for(other_user))[0]["count"] == 4
+    # The public list is the same for everyone: another user gets the same (kept) count.
+    assert _list(client_for(other_user))[0]["count"] == 3
+    # Another filter counts for itself.
     assert _list(client, topic=newest.topic_to_learn)[0]["count"] == 1
+
+
+def test_a_per_user_lists_count_is_kept_per_user(client_for, user, other_user, monkeypatch):
+    monkeypatch.setattr(common.pagination, "COUNT_CACHE_MIN_ROWS", 3)
+    LearningPostFactory.create_batch(3, creator=user)
+    LearningPostFactory.create_batch(4, creator=other_user)
+    mine = client_for(user).get("/api/posts/my_posts/").json()
+    theirs = client_for(other_user).get("/api/posts/my_posts/").json()
+    assert (mine["count"], theirs["count"]) == (3, 4)
 
 
 def test_a_short_lists_count_is_always_exact(client_for, user):
