@@ -13,6 +13,14 @@ a new key and no reset is ever needed.
 * While Redis is unreachable, counting falls back to this process's store (each process then
   limits on its own: sign-ins keep working instead of failing closed) and Redis is tried again
   every RETRY_SECONDS; the first answer switches back by itself. Both transitions are logged.
+
+`atake_within(key, seconds, limit)` is the form for budgets checked on every WebSocket frame: the
+same window, but on Redis each process leases a share of the budget (`INCRBY`), then admits
+frames from its lease without a round trip. A round trip per frame cost as much CPU as the rest of
+a chat frame's handling (docs/realtime.md, "Chat on make serve: CPU per frame"). All processes
+together never admit more than `limit` per window (a lease is granted only up to the limit, in
+Redis, atomically); a lease shrinks as the window's budget runs out (at most a quarter of what is
+left, at least one), so what one process holds unused while another is refused stays small.
 """
 
 import asyncio
@@ -36,6 +44,9 @@ RETRY_SECONDS = 2.0
 # Redis is on the local network: an answer takes milliseconds, and a hung one must not hold a
 # login or a frame for long before the local store takes over.
 REDIS_TIMEOUT_SECONDS = 1.0
+
+# The largest share of a budget one process leases at once.
+MAX_LEASE = 64
 
 # Decrement only a counter that still exists: a window that ended meanwhile stays gone instead of
 # coming back as -1 with no expiry.
@@ -102,6 +113,9 @@ class SharedCounters:
         self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._down_until: float | None = None
         self._state_lock = threading.Lock()
+        # key -> [frames leased and not yet admitted, the key's total in Redis, expires_at]
+        self._leases: dict[str, list] = {}
+        self._next_prune = 0.0
 
     # --- reachability ---------------------------------------------------------------------
 
@@ -166,6 +180,48 @@ class SharedCounters:
             return self.local.take(key, seconds)
         self._answered()
         return int(count)
+
+    async def atake_within(self, key: str, seconds: float, limit: int) -> bool:
+        if self._use_local():
+            return self.local.take(key, seconds) <= limit
+        now = self._clock()
+        with self._state_lock:
+            self._prune_leases(now)
+            lease = self._leases.get(key)
+            if lease is not None and lease[2] > now and lease[0] > 0:
+                lease[0] -= 1
+                return True
+            known_total = lease[1] if lease is not None and lease[2] > now else 0
+        if known_total >= limit:
+            return False  # the window's budget is spent on every process; it only grows
+        want = max(1, min(MAX_LEASE, (limit - known_total) // 4))
+        try:
+            async with self._async_client().pipeline(transaction=True) as pipe:
+                pipe.set(key, 0, ex=_whole(seconds), nx=True)
+                pipe.incrby(key, want)
+                _, total = await pipe.execute()
+        except UNREACHABLE as exc:
+            self._failed(exc)
+            return self.local.take(key, seconds) <= limit
+        self._answered()
+        total = int(total)
+        granted = max(0, min(want, limit - (total - want)))
+        with self._state_lock:
+            lease = self._leases.get(key)
+            if lease is None or lease[2] <= now:
+                lease = self._leases[key] = [0, 0, now + seconds]
+            lease[1] = max(lease[1], total)
+            if granted == 0:
+                return False
+            lease[0] += granted - 1  # this frame takes one
+        return True
+
+    def _prune_leases(self, now: float) -> None:
+        if now < self._next_prune:
+            return
+        self._next_prune = now + 1.0
+        for key in [k for k, (_, _, expires_at) in self._leases.items() if expires_at <= now]:
+            del self._leases[key]
 
     def give_back(self, key: str) -> None:
         self.local.give_back(key)
@@ -241,6 +297,15 @@ async def atake(key: str, seconds: float) -> int:
     return await counters.atake(key, seconds)
 
 
+async def atake_within(key: str, seconds: float, limit: int) -> bool:
+    """Whether one more use of the budget at `key` (`limit` per window of `seconds`) is allowed.
+    On Redis, per-process leases of the budget (module docstring)."""
+    counters = store()
+    if isinstance(counters, LocalCounters):
+        return counters.take(key, seconds) <= limit
+    return await counters.atake_within(key, seconds, limit)
+
+
 def give_back(key: str) -> None:
     """Best effort: the window may have ended meanwhile."""
     store().give_back(key)
@@ -263,3 +328,5 @@ def clear() -> None:
     _local.clear()
     for shared in list(_shared.values()):
         shared._down_until = None
+        with shared._state_lock:
+            shared._leases.clear()

@@ -25,8 +25,9 @@ class ConnectionRate:
 async def user_within_rate(*, user_id: int, now: float) -> bool:
     """A fixed window per user, shared by all their sockets on every process (common.counters:
     Redis when configured, else this process): WS_USER_RATE_LIMIT frames per WS_RATE_WINDOW s.
-    Refused frames count."""
+    On Redis each process leases a share of the window's budget, so a frame costs no round trip
+    (common.counters.atake_within): never more than the limit in all, and a process may refuse
+    a frame while another still holds a few unused frames of the window's budget."""
     window = settings.WS_RATE_WINDOW
     key = f"ws-rate:{user_id}:{int(now // window)}"
-    count = await counters.atake(key, window)
-    return count <= settings.WS_USER_RATE_LIMIT
+    return await counters.atake_within(key, window, settings.WS_USER_RATE_LIMIT)

@@ -69,6 +69,19 @@ async def test_async_takes_are_atomic_in_redis(redis_server):  # noqa: F811
     assert sorted(counts) == list(range(1, 51))
 
 
+async def test_leased_budgets_of_two_processes_never_admit_more_than_the_limit(redis_server):  # noqa: F811
+    # Each process admits frames from its own lease of the budget, without a round trip per
+    # frame; together they admit exactly the limit when both keep asking, then refuse.
+    a = SharedCounters(redis_server.url, LocalCounters())
+    b = SharedCounters(redis_server.url, LocalCounters())
+    answers = []
+    for _ in range(300):
+        answers += await asyncio.gather(a.atake_within("k", 60, 250), b.atake_within("k", 60, 250))
+    assert answers.count(True) == 250
+    assert not await a.atake_within("k", 60, 250)
+    assert await a.atake_within("other", 60, 250)  # another budget is untouched
+
+
 def test_a_redis_outage_counts_per_process_then_shares_again_by_itself(redis_server, caplog):  # noqa: F811
     clock = Clock()
     a = SharedCounters(redis_server.url, LocalCounters(clock=clock), clock=clock)
