@@ -48,6 +48,14 @@ def posts_active_pages() -> PreparedList:
     return PreparedList(_posts_active_page)
 
 
+def posts_active_for_page(*, topic: str = "", creator_id: int | None = None):
+    """`posts_active(...)` for a paginator: without filters (a blank topic is none, as in
+    posts_active) the prepared pages above, otherwise the queryset."""
+    if not topic.strip() and creator_id is None:
+        return posts_active_pages()
+    return posts_active(topic=topic, creator_id=creator_id)
+
+
 def posts_of(user) -> QuerySet[LearningPost]:
     """The user's own active posts, newest first."""
     return _posts().filter(creator=user, is_completed=False).order_by("-created_at", "-id")

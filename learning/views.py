@@ -45,10 +45,10 @@ class PostViewSet(viewsets.GenericViewSet):
         """Active posts, newest first; `topic` searches both topics, `creator` is a user id."""
         query = PostListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        topic, creator_id = query.validated_data.get("topic", ""), query.validated_data.get("creator")
-        if not topic.strip() and creator_id is None:
-            return self._page(selectors.posts_active_pages())
-        return self._page(selectors.posts_active(topic=topic, creator_id=creator_id))
+        posts = selectors.posts_active_for_page(
+            topic=query.validated_data.get("topic", ""), creator_id=query.validated_data.get("creator")
+        )
+        return self._page(posts)
 
     @idempotent
     @extend_schema(request=PostInputSerializer, responses={201: PostOutputSerializer, **errors(409)})
