@@ -7,7 +7,6 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 
 from common.errors import Conflict, Invalid, NotFound, ServiceError
-from common.events import chat_group
 from realtime.fanout import chat_fanout
 from tutoring.models import Session
 
@@ -53,7 +52,6 @@ class Broadcast:
     missed some."""
 
     session_id: int
-    group: str
     event: dict
 
 
@@ -137,7 +135,6 @@ def _broadcasts(messages: list[ChatMessage], sessions: dict) -> list[Broadcast]:
     return [
         Broadcast(
             session_id=session_id,
-            group=chat_group(session_id),
             event={
                 "messages": [message_representation(message) for message in batch],
                 "previous_id": sessions[session_id].last_message_id,

@@ -48,7 +48,7 @@ def test_broadcasts_name_the_message_before_them_in_the_session():
             MessageDraft(session_id=session.pk, sender=session.user2, text="c"),
         ]
     )
-    by_group = {b.group: b.event for b in broadcasts}
-    assert by_group[f"chat.{session.pk}"]["previous_id"] == first.pk
-    assert [m["message"] for m in by_group[f"chat.{session.pk}"]["messages"]] == ["b", "c"]
-    assert by_group[f"chat.{other.pk}"]["previous_id"] is None
+    by_session = {b.session_id: b.event for b in broadcasts}
+    assert by_session[session.pk]["previous_id"] == first.pk
+    assert [m["message"] for m in by_session[session.pk]["messages"]] == ["b", "c"]
+    assert by_session[other.pk]["previous_id"] is None

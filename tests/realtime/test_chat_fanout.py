@@ -144,7 +144,7 @@ async def test_batches_of_two_processes_that_cross_arrive_in_order_without_a_fal
         message = {k: v for k, v in first.items() if k != "type"}
         message.update(id=first["id"] + offset, message=text)
         event = {"messages": [message], "previous_id": first["id"] + offset - 1}
-        return Broadcast(session.pk, f"chat.{session.pk}", event)
+        return Broadcast(session.pk, event)
 
     # The later batch comes first, as when another process's earlier commit is still on its way
     # through Redis; the earlier one follows a moment later.

@@ -244,9 +244,7 @@ async def test_a_socket_that_missed_messages_is_told_where_to_resume(room):
     # a message this socket never got.
     message = {k: v for k, v in first.items() if k != "type"}
     message.update(id=first["id"] + 5, message="much later")
-    chat_fanout.publish(
-        [Broadcast(session.pk, f"chat.{session.pk}", {"messages": [message], "previous_id": first["id"] + 4})]
-    )
+    chat_fanout.publish([Broadcast(session.pk, {"messages": [message], "previous_id": first["id"] + 4})])
     error = await two.recv()
     assert (error["type"], error["code"], error["missed_after"]) == ("error", 503, first["id"])
     assert f"messages/?after={first['id']}" in error["message"]
