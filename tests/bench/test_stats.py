@@ -1,9 +1,14 @@
 import json
 import os
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
 from bench import cli
+from bench import server as bench_server
 from bench.server import SERVERS, ServerError, default_server, server_command, tree_rss_bytes
 from bench.stats import format_table, latency_summary, percentile
 
@@ -96,6 +101,32 @@ def test_memory_of_a_process_tree_is_read_from_proc():
     if not os.path.exists("/proc/self/status"):
         pytest.skip("needs /proc")
     assert tree_rss_bytes(os.getpid()) > 10 * 2**20  # this Python process with Django loaded
+
+
+@pytest.mark.parametrize("children_files", [True, False], ids=["task-children", "full-scan"])
+def test_a_process_tree_includes_grandchildren_with_or_without_children_files(monkeypatch, children_files):
+    """The server's workers are its children or grandchildren (make -> granian -> workers): the
+    memory and CPU of all of them count, whether the kernel lists children per task or not."""
+    if not os.path.exists("/proc/self/stat"):
+        pytest.skip("needs /proc")
+    if not children_files:
+        monkeypatch.setattr(bench_server, "_children_of", lambda pid: None)
+    # A shell (the child) that starts a sleep (the grandchild) and waits for it.
+    shell = subprocess.Popen(["sh", "-c", "sleep 30 & wait"])  # noqa: S603, S607
+    try:
+        for _ in range(100):
+            tree = bench_server._tree(os.getpid())
+            if len(tree) >= 3:
+                break
+            time.sleep(0.02)
+        grandchildren = [pid for pid in tree if pid not in (os.getpid(), shell.pid)]
+        assert shell.pid in tree
+        assert any(Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep") for pid in grandchildren)
+        assert bench_server.tree_cpu_seconds(os.getpid()) > 0
+    finally:
+        for pid in bench_server._tree(shell.pid)[1:]:
+            os.kill(pid, signal.SIGKILL)
+        shell.wait(timeout=5)
 
 
 def test_a_sweep_step_passes_only_when_fast_complete_and_unrefused():
