@@ -276,12 +276,14 @@ setting_changed.connect(clear_all)
 class PreparedList:
     """A prepared query as Django's Paginator (and DRF's pagination) takes a queryset: slicing
     runs the page's SQL, `count()` the count's. `build` must take `low` and `high` (shape
-    arguments) and slice its queryset with them."""
+    arguments) and slice its queryset with them. `page_cache` (a common.page_cache.PageCache),
+    when given, is where common.pagination may serve the list's first pages from."""
 
     ordered = True  # the build orders its queryset; Paginator only asks
 
-    def __init__(self, query: Prepared, *, using=DEFAULT_DB_ALIAS, **values):
+    def __init__(self, query: Prepared, *, using=DEFAULT_DB_ALIAS, page_cache=None, **values):
         self.query, self.using, self.values = query, using, values
+        self.page_cache = page_cache
 
     def count(self) -> int:
         return self.query.count(using=self.using, low=None, high=None, **self.values)

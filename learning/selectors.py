@@ -9,6 +9,7 @@ from django.db.models.functions import Lower, StrIndex
 from django.db.models.lookups import GreaterThan
 
 from common.errors import NotFound
+from common.page_cache import PageCache
 from common.prepared import PreparedList, prepared
 from reviews.selectors import rating_annotations
 
@@ -42,10 +43,17 @@ def _posts_active_page(*, low, high):
     return posts_active()[low:high]
 
 
+# The first pages of `posts_active()` without filters, as represented, per process while no
+# write changed them: learning.services.posts_list_changed() is the one way to say one did
+# (docs/learning.md, "The posts page cache").
+POSTS_ACTIVE_PAGES = PageCache("posts-active")
+
+
 def posts_active_pages() -> PreparedList:
     """`posts_active()` without filters, for a paginator: the list every visitor opens first,
-    so its page and count SQL are compiled once per process (common.prepared)."""
-    return PreparedList(_posts_active_page)
+    so its page and count SQL are compiled once per process (common.prepared) and its first
+    pages are served from POSTS_ACTIVE_PAGES (common.pagination)."""
+    return PreparedList(_posts_active_page, page_cache=POSTS_ACTIVE_PAGES)
 
 
 def posts_active_for_page(*, topic: str = "", creator_id: int | None = None):
