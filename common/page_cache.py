@@ -23,10 +23,12 @@ build every page (no caching) and a write's `changed()` is lost (logged), so its
 may be served until they are MAX_AGE_SECONDS old.
 """
 
+import contextlib
 import logging
 import secrets
 import threading
 import time
+from collections import OrderedDict
 
 from django.core.cache import cache
 from django.db import transaction
@@ -35,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 # The safety net for writes that do not call `changed()`: no entry is served older than this.
 MAX_AGE_SECONDS = 10
+# Pages kept per version and process, least recently used dropped: callers choose the page size,
+# so without a bound the (page, size) pairs alone could keep ~25,000 posts per process.
+MAX_ENTRIES = 32
 
 
 class PageCache:
@@ -46,7 +51,7 @@ class PageCache:
         self.version_key = f"pagecache:{name}:version"
         # (version, {key: (built at, value)}), replaced whole when the version moves, so a
         # reader files what it built under the version it read, whatever other threads do.
-        self._state: tuple[str | None, dict] = (None, {})
+        self._state: tuple[str | None, OrderedDict] = (None, OrderedDict())
         self._lock = threading.Lock()
 
     def __repr__(self):
@@ -74,13 +79,19 @@ class PageCache:
             with self._lock:
                 state = self._state
                 if state[0] != version:
-                    state = self._state = (version, {})
+                    state = self._state = (version, OrderedDict())
         now = time.monotonic()
-        entry = state[1].get(key)
+        entries = state[1]
+        entry = entries.get(key)
         if entry is not None and now - entry[0] < MAX_AGE_SECONDS:
+            with contextlib.suppress(KeyError):  # dropped by another thread meanwhile
+                entries.move_to_end(key)
             return entry[1]
         value = build()
-        state[1][key] = (now, value)
+        with self._lock:
+            entries[key] = (now, value)
+            while len(entries) > MAX_ENTRIES:
+                entries.popitem(last=False)
         return value
 
     def changed(self) -> None:
@@ -97,4 +108,4 @@ class PageCache:
     def clear(self) -> None:
         """Forget this process's pages (the shared version stays)."""
         with self._lock:
-            self._state = (None, {})
+            self._state = (None, OrderedDict())

@@ -245,3 +245,17 @@ def test_an_unreachable_shared_cache_means_no_caching(reader, monkeypatch):
     assert page(reader)["count"] == 2  # built from the database every time
     assert queries(reader) == 3
     accounts.user_update(user=UserFactory(), name="Someone")  # a lost version change is logged, not raised
+
+
+def test_at_most_max_entries_pages_are_kept_the_least_recently_used_go(db, monkeypatch):
+    monkeypatch.setattr(common.page_cache, "MAX_ENTRIES", 2)
+    pages = PageCache("test-bound")
+    built = []
+
+    def build(key):
+        built.append(key)
+        return key
+
+    for key in ("a", "b", "a", "c", "a", "b"):
+        pages.get(key, lambda key=key: build(key))
+    assert built == ["a", "b", "c", "b"]  # "a" was used last when "c" came, so "b" went
