@@ -108,6 +108,8 @@ def test_pages_past_the_cached_ones_and_bad_pages_behave_as_before(reader):
     assert queries(reader, page_size=1, page=7) == 3
     assert queries(reader, page_size=1, page=7) == 3  # not cached: past PageCache.pages
     assert reader.get(POSTS, {"page": 99}).status_code == 404
+    assert reader.get(POSTS, {"page": 2}).status_code == 404  # a kept page number, past the end
+    assert reader.get(POSTS, {"page": 0}).status_code == 404
     assert reader.get(POSTS, {"page": "x"}).status_code == 404
     assert page(reader, page_size=1, page="last")["results"][0]["id"] == min(
         p["id"] for p in page(reader, page_size=10)["results"]
@@ -256,3 +258,11 @@ def test_at_most_max_entries_pages_are_kept_the_least_recently_used_go(db, monke
     for key in ("a", "b", "a", "c", "a", "b"):
         pages.get(key, lambda key=key: build(key))
     assert built == ["a", "b", "c", "b"]  # "a" was used last when "c" came, so "b" went
+
+
+def test_filtered_lists_are_never_kept(reader):
+    LearningPostFactory(topic_to_learn="Guitar")
+    assert page(reader, topic="guitar")["count"] == 1
+    LearningPostFactory(topic_to_learn="Guitar, again")  # past the services: no version change
+    assert page(reader, topic="guitar")["count"] == 2
+    assert queries(reader, topic="guitar") == queries(reader, topic="guitar") == 3
