@@ -20,6 +20,7 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from common.errors import Conflict, Forbidden, Invalid, ServiceError
 from common.events import publish, user_group
+from learning.services import posts_list_changed
 from tutoring.selectors import unfinished_session_ids_of
 from tutoring.services import session_end
 
@@ -90,6 +91,8 @@ def user_update(*, user: User, name: str | None = None, availability: str | None
         try:
             with transaction.atomic():
                 user.save(update_fields=fields)
+                if "name" in fields:  # shown with each of the user's posts
+                    posts_list_changed()
         except IntegrityError as exc:
             raise Conflict("A user with this name already exists.") from exc
     return user
@@ -398,5 +401,6 @@ def account_delete(*, user, now=None) -> bool:
         locked.deleted_at = now
         locked.set_unusable_password()
         locked.save(update_fields=["email", "name", "availability", "is_active", "deleted_at", "password"])
+        posts_list_changed()  # the user's posts leave the lists
         publish(user_group(locked.pk), "account_closed", {})
     return True

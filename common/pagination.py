@@ -3,7 +3,7 @@ import hashlib
 import logging
 
 from django.core.cache import cache
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.utils.functional import cached_property
 from rest_framework import pagination
 
@@ -58,14 +58,40 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
-    def paginate_queryset(self, queryset, request, view=None):
-        key = _count_key(
-            request,
-            {self.page_query_param, self.page_size_query_param},
-            per_user=getattr(view, "count_per_user", True),
-        )
-        self.django_paginator_class = functools.partial(CountReusingPaginator, count_key=key)
+    def paginate_queryset(self, queryset, request, view=None, *, exact_count=False):
+        if exact_count:
+            self.django_paginator_class = Paginator
+        else:
+            key = _count_key(
+                request,
+                {self.page_query_param, self.page_size_query_param},
+                per_user=getattr(view, "count_per_user", True),
+            )
+            self.django_paginator_class = functools.partial(CountReusingPaginator, count_key=key)
         return super().paginate_queryset(queryset, request, view)
+
+    def paginate_represented(self, queryset, request, view, represent) -> list:
+        """`represent(self.paginate_queryset(...))`, from the list's page cache when it has one
+        (`queryset.page_cache`, a common.page_cache.PageCache) and the page is one it keeps."""
+        page_cache = getattr(queryset, "page_cache", None)
+        page_size = self.get_page_size(request)
+        raw = request.query_params.get(self.page_query_param) or "1"
+        number = int(raw) if raw.isascii() and raw.isdigit() else None
+        if page_cache is None or number is None or not 1 <= number <= page_cache.pages:
+            return represent(self.paginate_queryset(queryset, request, view))
+
+        def build():
+            # Counted exactly: a reused count (up to COUNT_CACHE_SECONDS old) kept with the page
+            # would outlive its few seconds for as long as the page stays cached.
+            results = represent(self.paginate_queryset(queryset, request, view, exact_count=True))
+            return self.page.paginator.count, results
+
+        count, results = page_cache.get((number, page_size), build)
+        self.request = request
+        paginator = Paginator((), page_size)
+        paginator.count = count  # what `count` would have computed (a cached_property)
+        self.page = Page(results, number, paginator)
+        return results
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)

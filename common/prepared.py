@@ -14,7 +14,8 @@ and any arithmetic done on it (`now - settings.PRESENCE_TTL`). The SQL and the p
 kept; each call puts its own values in the placeholders' slots and runs the SQL on the calling
 thread's connection (so query counting, execute wrappers and transactions see it like any other
 query). Rows become model instances exactly as Django's ModelIterable makes them (select_related
-objects and annotations included), from the compiler state kept with the SQL.
+objects and annotations included), from the compiler state kept with the SQL; the rows of a
+`.values(...)` queryset become dicts, as Django's ValuesIterable makes them.
 
 What must hold for a selector to be prepared (checked where it can be):
 
@@ -39,7 +40,7 @@ from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Expression, fields
-from django.db.models.query import get_related_populators
+from django.db.models.query import ValuesIterable, get_related_populators
 
 SHAPES_PER_QUERY = 64
 
@@ -94,6 +95,7 @@ class _Compiled:
     def __init__(self, queryset, alias):
         compiler = queryset.query.get_compiler(using=alias)
         self.model = queryset.model
+        self.names = None
         try:
             self.sql, self.params = compiler.as_sql()
         except EmptyResultSet:
@@ -102,16 +104,27 @@ class _Compiled:
             return
         self.params = tuple(self.params)
         select, klass_info = compiler.select, compiler.klass_info
+        columns = [s[0] for s in select[0 : compiler.col_count]]
+        self.converters = list(compiler.get_converters(columns).items())
+        if queryset._known_related_objects or queryset._prefetch_related_lookups:
+            raise ImproperlyConfigured("prepared queries do not do prefetch_related or known related objects")
+        if queryset._iterable_class is ValuesIterable:
+            # A `.values(...)` query: rows become dicts named as Django names them.
+            query = queryset.query
+            self.names = (
+                list(query.selected)
+                if query.selected
+                else [*query.extra_select, *query.values_select, *query.annotation_select]
+            )
+            return
+        if klass_info is None:
+            raise ImproperlyConfigured("prepared queries give model instances or .values() dicts")
 
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         self.model_slice = slice(start, end)
         self.init_list = [f[0].target.attname for f in select[start:end]]
         self.related_populators = get_related_populators(klass_info, select, alias)
         self.annotations = list(compiler.annotation_col_map.items())
-        columns = [s[0] for s in select[0 : compiler.col_count]]
-        self.converters = list(compiler.get_converters(columns).items())
-        if queryset._known_related_objects or queryset._prefetch_related_lookups:
-            raise ImproperlyConfigured("prepared queries do not do prefetch_related or known related objects")
 
     def rows(self, cursor, params, connection):
         if self.sql is None:
@@ -128,6 +141,11 @@ class _Compiled:
             yield row
 
     def instances(self, cursor, params, connection, alias):
+        if self.names is not None:
+            names = self.names
+            for row in self.rows(cursor, params, connection):
+                yield dict(zip(names, row, strict=True))
+            return
         for row in self.rows(cursor, params, connection):
             obj = self.model.from_db(alias, self.init_list, row[self.model_slice])
             for populator in self.related_populators:
@@ -276,12 +294,14 @@ setting_changed.connect(clear_all)
 class PreparedList:
     """A prepared query as Django's Paginator (and DRF's pagination) takes a queryset: slicing
     runs the page's SQL, `count()` the count's. `build` must take `low` and `high` (shape
-    arguments) and slice its queryset with them."""
+    arguments) and slice its queryset with them. `page_cache` (a common.page_cache.PageCache),
+    when given, is where common.pagination may serve the list's first pages from."""
 
     ordered = True  # the build orders its queryset; Paginator only asks
 
-    def __init__(self, query: Prepared, *, using=DEFAULT_DB_ALIAS, **values):
+    def __init__(self, query: Prepared, *, using=DEFAULT_DB_ALIAS, page_cache=None, **values):
         self.query, self.using, self.values = query, using, values
+        self.page_cache = page_cache
 
     def count(self) -> int:
         return self.query.count(using=self.using, low=None, high=None, **self.values)

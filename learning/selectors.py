@@ -9,6 +9,7 @@ from django.db.models.functions import Lower, StrIndex
 from django.db.models.lookups import GreaterThan
 
 from common.errors import NotFound
+from common.page_cache import PageCache
 from common.prepared import PreparedList, prepared
 from reviews.selectors import rating_annotations
 
@@ -37,23 +38,46 @@ def posts_active(*, topic: str = "", creator_id: int | None = None) -> QuerySet[
     return posts.order_by("-created_at", "-id")
 
 
+# What a post's representation reads (learning.serializers.PostOutputSerializer's sources): lists
+# select these as `.values()` rows, so no model instance (nor the creator's) is built.
+POST_ROW = (
+    "id",
+    "creator_id",
+    "creator__name",
+    "creator_rating",
+    "topic_to_learn",
+    "topic_to_teach",
+    "ok_with_just_learning",
+    "bounty_enabled",
+    "created_at",
+    "is_completed",
+)
+
+
 @prepared(shape=("low", "high"))
 def _posts_active_page(*, low, high):
-    return posts_active()[low:high]
+    return posts_active().values(*POST_ROW)[low:high]
+
+
+# The first pages of `posts_active()` without filters, as represented, per process while no
+# write changed them: learning.services.posts_list_changed() is the one way to say one did
+# (docs/learning.md, "The posts page cache").
+POSTS_ACTIVE_PAGES = PageCache("posts-active")
 
 
 def posts_active_pages() -> PreparedList:
     """`posts_active()` without filters, for a paginator: the list every visitor opens first,
-    so its page and count SQL are compiled once per process (common.prepared)."""
-    return PreparedList(_posts_active_page)
+    so its page and count SQL are compiled once per process (common.prepared) and its first
+    pages are served from POSTS_ACTIVE_PAGES (common.pagination)."""
+    return PreparedList(_posts_active_page, page_cache=POSTS_ACTIVE_PAGES)
 
 
 def posts_active_for_page(*, topic: str = "", creator_id: int | None = None):
-    """`posts_active(...)` for a paginator: without filters (a blank topic is none, as in
-    posts_active) the prepared pages above, otherwise the queryset."""
+    """`posts_active(...)` for a paginator, as POST_ROW rows: without filters (a blank topic is
+    none, as in posts_active) the prepared pages above, otherwise the queryset."""
     if not topic.strip() and creator_id is None:
         return posts_active_pages()
-    return posts_active(topic=topic, creator_id=creator_id)
+    return posts_active(topic=topic, creator_id=creator_id).values(*POST_ROW)
 
 
 def posts_of(user) -> QuerySet[LearningPost]:

@@ -7,11 +7,19 @@ from django.utils import timezone
 
 from common.errors import Conflict, Forbidden, Invalid, NotFound
 
+from . import selectors
 from .models import LearningPost
 
 TOPIC_MAX_LENGTH = LearningPost._meta.get_field("topic_to_learn").max_length
 DUPLICATE_MESSAGE = "You already have an active post for this topic."
 EDITABLE_FIELDS = ("topic_to_learn", "topic_to_teach", "ok_with_just_learning", "bounty_enabled")
+
+
+def posts_list_changed() -> None:
+    """Every write that changes what the unfiltered posts list shows calls this, inside its
+    transaction: a post created, edited, completed or deleted, a creator renamed, deactivated or
+    deleted, a creator's rating changed by a review (docs/learning.md, "The posts page cache")."""
+    selectors.POSTS_ACTIVE_PAGES.changed()
 
 
 def _clean_topic(value, *, field: str, required: bool) -> str:
@@ -85,6 +93,7 @@ def post_create(
     )
     _validate(post)
     _save_unique(post)
+    posts_list_changed()
     return post
 
 
@@ -101,6 +110,7 @@ def post_update(*, post_id, user, **changes) -> LearningPost:
         setattr(post, field, value)
     _validate(post)
     _save_unique(post, update_fields=list(EDITABLE_FIELDS))
+    posts_list_changed()
     return post
 
 
@@ -109,6 +119,7 @@ def post_delete(*, post_id, user) -> None:
     """Sessions that came from this post stay as they are; only their link to it is cleared."""
     post = _post_for_creator(post_id=post_id, user=user)
     post.delete()
+    posts_list_changed()
 
 
 @transaction.atomic
@@ -119,4 +130,5 @@ def post_complete(*, post_id, user) -> LearningPost:
     post.is_completed = True
     post.completed_at = timezone.now()
     post.save(update_fields=["is_completed", "completed_at"])
+    posts_list_changed()
     return post

@@ -1,6 +1,7 @@
 from django.db import IntegrityError, transaction
 
 from common.errors import Conflict, Invalid
+from learning.services import posts_list_changed
 from tutoring.models import Session
 from tutoring.selectors import session_for_participant
 
@@ -40,4 +41,5 @@ def review_create(*, session_id, reviewer, rating, comment: str = "") -> Review:
         if already.exists():
             raise Conflict(ALREADY_REVIEWED) from None
         raise
+    posts_list_changed()  # the reviewee's rating is shown with each of their posts
     return review

@@ -2,11 +2,13 @@
 whichever database the suite runs on (SQLite, and PostgreSQL in the services configuration)."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
+from django.db.models import Value
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -16,7 +18,8 @@ from common.prepared import PreparedList, prepared
 from learning import selectors as learning
 from learning.models import LearningPost
 from presence.services import connection_open
-from tests.factories import LearningPostFactory, UserFactory
+from reviews.models import Review
+from tests.factories import CompletedSessionFactory, LearningPostFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -88,25 +91,40 @@ def test_shapes_and_counts_of_the_posts_page(user):
         posts = LearningPostFactory.create_batch(5)
     pages = learning.posts_active_pages()
     newest_first = [p.id for p in reversed(posts)]
-    assert [p.id for p in pages[0:2]] == newest_first[:2]
-    assert [p.id for p in pages[2:4]] == newest_first[2:4]  # another slice, another SQL shape
+    assert [p["id"] for p in pages[0:2]] == newest_first[:2]
+    assert [p["id"] for p in pages[2:4]] == newest_first[2:4]  # another slice, another SQL shape
     assert pages[5:5] == []  # an empty slice runs nothing, as in Django
     assert pages.count() == 5
     LearningPost.objects.filter(pk=posts[0].pk).update(is_completed=True)
     newest = LearningPostFactory()
-    assert pages.count() == 5 and pages[0:1][0].id == newest.id
+    assert pages.count() == 5 and pages[0:1][0]["id"] == newest.id
     page = pages[0:1][0]
-    assert page.creator.name == newest.creator.name and page.creator_rating is None
+    assert page["creator__name"] == newest.creator.name and page["creator_rating"] is None
 
 
 def test_the_posts_page_is_what_the_queryset_gives():
-    for rating_user in UserFactory.create_batch(2):
-        LearningPostFactory(creator=rating_user)
-    orm = list(learning.posts_active()[0:20])
+    teacher = UserFactory()
+    for rating in (4, 5, 5):
+        session = CompletedSessionFactory(user1=teacher, user2=UserFactory())
+        Review.objects.create(session=session, reviewer=session.user2, reviewee=teacher, rating=rating)
+    LearningPostFactory(creator=teacher)
+    LearningPostFactory.create_batch(2)
+    orm = list(learning.posts_active().values(*learning.POST_ROW)[0:20])
     fast = learning.posts_active_pages()[0:20]
-    assert [(p.id, p.creator_id, p.creator_rating, p.created_at) for p in fast] == [
-        (p.id, p.creator_id, p.creator_rating, p.created_at) for p in orm
-    ]
+    assert fast == orm  # the same dicts, converters applied (a Decimal rating, aware datetimes)
+    assert [type(v) for v in fast[-1].values()] == [type(v) for v in orm[-1].values()]
+    assert round(fast[-1]["creator_rating"], 2) == Decimal("4.67")
+
+
+def test_a_prepared_values_query_gives_dicts_named_as_django_names_them(user):
+    @prepared
+    def names(*, user_id):
+        return User.objects.filter(pk=user_id).annotate(n=Value(1)).values("id", "name", "n")
+
+    assert names.list(user_id=user.pk) == list(
+        User.objects.filter(pk=user.pk).annotate(n=Value(1)).values("id", "name", "n")
+    )
+    assert names.list(user_id=user.pk + 1000) == []
 
 
 def test_a_setting_change_recompiles(user, settings):
