@@ -22,6 +22,19 @@ class CountReusingPaginator(Paginator):
         super().__init__(*args, **kwargs)
         self.count_key = count_key
 
+    def page(self, number):
+        """The first page is read before the count: when it is not full it holds the whole list, so
+        its length is the count, exact, with no count query and no cache round trip (most
+        callers' sessions, reviews and chats fit in one page). A full first page is counted (or
+        its count reused) as any other page."""
+        if number not in (1, "1") or self.orphans or "count" in self.__dict__:
+            return super().page(number)
+        rows = list(self.object_list[0 : self.per_page])
+        if len(rows) < self.per_page:
+            self.__dict__["count"] = len(rows)  # what the cached_property would have kept
+        self.validate_number(1)  # no rows and no empty first page allowed: EmptyPage, as before
+        return self._get_page(rows, 1, self)
+
     @cached_property
     def count(self):
         try:
