@@ -63,9 +63,10 @@ def _count_key(request, page_params, *, per_user: bool) -> str:
 class PageNumberPagination(pagination.PageNumberPagination):
     """DRF page-number pagination; `?page_size=` is honoured up to 100 (SPEC section 1).
 
-    `count` of a list of COUNT_CACHE_MIN_ROWS or more may be up to COUNT_CACHE_SECONDS old. It is
-    kept per caller unless the view says its list is the same for everyone (`count_per_user`
-    False), so one count serves every caller of such a list.
+    A first page that is not full is the whole list: its length is the count, exact, and nothing
+    else is asked. Otherwise `count` of a list of COUNT_CACHE_MIN_ROWS or more may be up to
+    COUNT_CACHE_SECONDS old. It is kept per caller unless the view says its list is the same
+    for everyone (`count_per_user` False), so one count serves every caller of such a list.
     """
 
     page_size_query_param = "page_size"
