@@ -17,7 +17,24 @@ COUNT_CACHE_MIN_ROWS = 1000
 COUNT_CACHE_SECONDS = 10
 
 
-class CountReusingPaginator(Paginator):
+class FirstPageCountingPaginator(Paginator):
+    """Django's paginator, except that a first page that is not full is its own count."""
+
+    def page(self, number):
+        """The first page is read before the count: when it is not full it holds the whole list, so
+        its length is the count, exact, with no count query and no cache round trip (most
+        callers' sessions, reviews and chats fit in one page). A full first page is counted (or
+        its count reused) as any other page."""
+        if number not in (1, "1") or self.orphans or "count" in self.__dict__:
+            return super().page(number)
+        rows = list(self.object_list[0 : self.per_page])
+        if len(rows) < self.per_page:
+            self.__dict__["count"] = len(rows)  # what the cached_property would have kept
+        self.validate_number(1)  # no rows and no empty first page allowed: EmptyPage, as before
+        return self._get_page(rows, 1, self)
+
+
+class CountReusingPaginator(FirstPageCountingPaginator):
     def __init__(self, *args, count_key: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.count_key = count_key
@@ -50,9 +67,10 @@ def _count_key(request, page_params, *, per_user: bool) -> str:
 class PageNumberPagination(pagination.PageNumberPagination):
     """DRF page-number pagination; `?page_size=` is honoured up to 100 (SPEC section 1).
 
-    `count` of a list of COUNT_CACHE_MIN_ROWS or more may be up to COUNT_CACHE_SECONDS old. It is
-    kept per caller unless the view says its list is the same for everyone (`count_per_user`
-    False), so one count serves every caller of such a list.
+    A first page that is not full is the whole list: its length is the count, exact, and nothing
+    else is asked. Otherwise `count` of a list of COUNT_CACHE_MIN_ROWS or more may be up to
+    COUNT_CACHE_SECONDS old. It is kept per caller unless the view says its list is the same
+    for everyone (`count_per_user` False), so one count serves every caller of such a list.
     """
 
     page_size_query_param = "page_size"
@@ -60,7 +78,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None, *, exact_count=False):
         if exact_count:
-            self.django_paginator_class = Paginator
+            self.django_paginator_class = FirstPageCountingPaginator
         else:
             key = _count_key(
                 request,

@@ -122,6 +122,18 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
     # A kept connection is checked once per request, so a restarted database costs no 500.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL: bind parameters on the server and let psycopg prepare a statement once it has run
+# DB_PREPARE_THRESHOLD times on a connection, so PostgreSQL stops parsing and planning the hot
+# reads at every request (the planning was most of its CPU per request: docs/bench.md, "PostgreSQL
+# CPU per request"). Django's default (client-side binding, never prepared) suits a pooler in
+# transaction mode (PgBouncer), which cannot keep a session's prepared statements:
+# DB_PREPARED_STATEMENTS=False behind one.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+DB_PREPARE_THRESHOLD = env.int("DB_PREPARE_THRESHOLD", default=5)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_PREPARED_STATEMENTS:
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": DB_PREPARE_THRESHOLD}
+    )
 # Threads per server process that run Django's (synchronous) views (common.asgi_http).
 HTTP_THREADS = env.int("HTTP_THREADS", default=4)
 
