@@ -46,6 +46,19 @@ def test_me_of_a_deactivated_user_is_401(user, client_for):
     assert client.get(ME).status_code == 401
 
 
+@pytest.mark.parametrize("path", [ME, "/api/sessions/"])  # users/me's loader, and the default one
+def test_a_user_deactivated_after_many_requests_loses_access_at_once(user, client_for, path):
+    # On PostgreSQL the lookups are prepared statements after a few runs on a connection
+    # (DB_PREPARE_THRESHOLD, 5): a kept plan, never a kept answer.
+    client = client_for(user)
+    for _ in range(8):
+        assert client.get(path).status_code == 200
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert client.get(path).status_code == 401
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    assert client.get(path).status_code == 200
+
+
 def test_me_average_rating_is_a_number_rounded_to_two_places(user, client_for):
     for rating in (5, 4, 4):
         review(user, rating)
