@@ -4,6 +4,7 @@ import logging
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
+from django.db.models import Count, Window
 from django.utils.functional import cached_property
 from rest_framework import pagination
 
@@ -32,6 +33,35 @@ class FirstPageCountingPaginator(Paginator):
             self.__dict__["count"] = len(rows)  # what the cached_property would have kept
         self.validate_number(1)  # no rows and no empty first page allowed: EmptyPage, as before
         return self._get_page(rows, 1, self)
+
+
+class CountInPagePaginator(Paginator):
+    """For a list whose every row the database reads anyway to order it (matches/, ranked by a
+    computed rank): each row of the page carries the list's length (`COUNT(*) OVER ()`), so the
+    count costs no second query that evaluates the whole filter again (half of matches/' work
+    on both sides of the connection). A page past the end has no row to carry it: it is counted
+    as before, and is then 404 as before."""
+
+    TOTAL = "page_list_total"
+
+    def page(self, number):
+        wanted = None
+        if "count" not in self.__dict__ and not self.orphans:
+            try:
+                wanted = int(number)
+            except (TypeError, ValueError):
+                wanted = None  # Django's own validation answers (PageNotAnInteger)
+        if wanted is None or wanted < 1:
+            return super().page(number)
+        bottom = (wanted - 1) * self.per_page
+        counted = self.object_list.annotate(**{self.TOTAL: Window(Count("*"))})
+        rows = list(counted[bottom : bottom + self.per_page])
+        if not rows:
+            return super().page(number)
+        first = rows[0]
+        self.__dict__["count"] = first[self.TOTAL] if isinstance(first, dict) else getattr(first, self.TOTAL)
+        self.validate_number(wanted)
+        return self._get_page(rows, wanted, self)
 
 
 class CountReusingPaginator(FirstPageCountingPaginator):
@@ -70,14 +100,17 @@ class PageNumberPagination(pagination.PageNumberPagination):
     A first page that is not full is the whole list: its length is the count, exact, and nothing
     else is asked. Otherwise `count` of a list of COUNT_CACHE_MIN_ROWS or more may be up to
     COUNT_CACHE_SECONDS old. It is kept per caller unless the view says its list is the same
-    for everyone (`count_per_user` False), so one count serves every caller of such a list.
+    for everyone (`count_per_user` False), so one count serves every caller of such a list. A
+    view whose list is as costly to count as to page says `count_in_page` (CountInPagePaginator).
     """
 
     page_size_query_param = "page_size"
     max_page_size = 100
 
     def paginate_queryset(self, queryset, request, view=None, *, exact_count=False):
-        if exact_count:
+        if getattr(view, "count_in_page", False):
+            self.django_paginator_class = CountInPagePaginator
+        elif exact_count:
             self.django_paginator_class = FirstPageCountingPaginator
         else:
             key = _count_key(

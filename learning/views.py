@@ -29,6 +29,12 @@ class PostViewSet(viewsets.GenericViewSet):
         # is the same for everyone.
         return self.action != "list"
 
+    @property
+    def count_in_page(self) -> bool:
+        # Matches are ranked by a rank computed for every matching post, so the database reads
+        # them all for any page anyway: the page's rows carry the count (common.pagination).
+        return self.action == "matches"
+
     def _page(self, queryset, serializer_class=PostOutputSerializer):
         results = self.paginator.paginate_represented(
             queryset, self.request, self, lambda page: represent_many(serializer_class, page)

@@ -153,3 +153,46 @@ def test_many_topics_of_mine_still_match(client_for, user, settings):
     found = results(client_for(user))
     assert [post["id"] for post in found] == [barter.id, one_way.id]
     assert [post["is_two_way"] for post in found] == [True, False]
+
+
+def _page(client, **params):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(URL, params)
+    return response, len(queries)
+
+
+def test_every_page_of_matches_says_the_exact_count_without_a_count_query(client_for, me):
+    """The count comes with the page's rows (one query reads the matches once, not twice), and is
+    exact on every page, however long the list and whoever asks."""
+    LearningPostFactory.create_batch(5, topic_to_teach="Python", topic_to_learn="Chess")
+    client = client_for(me)
+    first, queries = _page(client, page_size=2)
+    assert first.status_code == 200
+    assert first.json()["count"] == 5
+    assert first.json()["next"].endswith("page=2&page_size=2")
+    assert queries == 3  # authentication, my topics, the page with its count
+    offer("python")  # a new match: the next page's count is exact at once
+    second, queries = _page(client, page=2, page_size=2)
+    assert (second.json()["count"], len(second.json()["results"]), queries) == (6, 2, 3)
+    last, _ = _page(client, page="last", page_size=2)
+    assert (last.json()["count"], len(last.json()["results"]), last.json()["next"]) == (6, 2, None)
+    assert [post["id"] for post in last.json()["results"]] == [
+        post["id"] for post in _page(client, page=3, page_size=2)[0].json()["results"]
+    ]
+
+
+@pytest.mark.parametrize("page", ["4", "0", "-1", "two", "1.5"])
+def test_a_page_of_matches_past_the_end_or_not_a_number_is_404(client_for, me, page):
+    LearningPostFactory.create_batch(5, topic_to_teach="Python")
+    response, _ = _page(client_for(me), page=page, page_size=2)
+    assert response.status_code == 404
+    assert "detail" in response.json()
+
+
+def test_no_matches_is_an_empty_first_page(client_for, user):
+    LearningPostFactory(topic_to_teach="Python")  # I have no post: nothing to match
+    response, _ = _page(client_for(user))
+    assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}
