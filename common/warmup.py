@@ -8,7 +8,16 @@ together, and every HTTP thread of the process waits behind the import lock: a p
 signups on a freshly started `make serve` put ~14% of the HTTP threads' time there. `warm_up()`
 runs once per process, before the server accepts its first request (linklearn/asgi.py). It
 touches no database.
+
+`freeze_startup_objects()`, last in linklearn/asgi.py, then takes everything loaded so far out of
+the garbage collector's view. Python's full collections walk every tracked object, and a loaded
+Django process holds a few hundred thousand (modules, classes, URL patterns, serializer fields)
+that live as long as the process: each full collection under load paused the event loop for up to
+~100 ms, the longest chat delays of `make serve` (docs/bench.md, "Garbage collection pauses").
+Frozen, they are never scanned again; what requests allocate is collected as before.
 """
+
+import gc
 
 from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import get_hasher
@@ -23,3 +32,10 @@ def warm_up() -> None:
     hasher = get_hasher()
     if getattr(hasher, "library", None):  # argon2, bcrypt: imported on first use
         hasher._load_library()
+
+
+def freeze_startup_objects() -> None:
+    """Collect what start-up left as garbage, then freeze the survivors (gc.freeze): they stay
+    for the life of the process, so no later collection needs to walk them."""
+    gc.collect()
+    gc.freeze()

@@ -15,7 +15,7 @@ from django.conf import settings  # noqa: E402
 from common import daphne_edges  # noqa: E402
 from common.asgi_http import DjangoHTTP  # noqa: E402
 from common.asgi_limits import BodySizeLimit, URLLengthLimit  # noqa: E402
-from common.warmup import warm_up  # noqa: E402
+from common.warmup import freeze_startup_objects, warm_up  # noqa: E402
 from realtime.middleware import JWTAuthMiddleware  # noqa: E402
 from realtime.origin import origin_checked  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
@@ -38,3 +38,6 @@ application = ProtocolTypeRouter(
         "websocket": origin_checked(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Last: everything loaded so far lives as long as the process; garbage collections skip it.
+freeze_startup_objects()
