@@ -125,7 +125,7 @@ else:
 # PostgreSQL: bind parameters on the server and let psycopg prepare a statement once it has run
 # DB_PREPARE_THRESHOLD times on a connection, so PostgreSQL stops parsing and planning the hot
 # reads at every request (the planning was most of its CPU per request: docs/bench.md, "PostgreSQL
-# CPU per request"). Django's default (client-side binding, never prepared) suits a pooler in
+# and Redis CPU per request"). Django's default (client-side binding, never prepared) suits a pooler in
 # transaction mode (PgBouncer), which cannot keep a session's prepared statements:
 # DB_PREPARED_STATEMENTS=False behind one.
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
