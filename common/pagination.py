@@ -18,7 +18,17 @@ COUNT_CACHE_MIN_ROWS = 1000
 COUNT_CACHE_SECONDS = 10
 
 
-class FirstPageCountingPaginator(Paginator):
+class _RowsFirstPaginator(Paginator):
+    """A paginator that may read a page's rows before it knows the list's length."""
+
+    def _page_of(self, rows: list, number: int, count: int | None):
+        if count is not None:
+            self.__dict__["count"] = count  # what the `count` cached_property would have kept
+        self.validate_number(number)  # past the end, or an empty first page not allowed: as before
+        return self._get_page(rows, number, self)
+
+
+class FirstPageCountingPaginator(_RowsFirstPaginator):
     """Django's paginator, except that a first page that is not full is its own count."""
 
     def page(self, number):
@@ -29,13 +39,10 @@ class FirstPageCountingPaginator(Paginator):
         if number not in (1, "1") or self.orphans or "count" in self.__dict__:
             return super().page(number)
         rows = list(self.object_list[0 : self.per_page])
-        if len(rows) < self.per_page:
-            self.__dict__["count"] = len(rows)  # what the cached_property would have kept
-        self.validate_number(1)  # no rows and no empty first page allowed: EmptyPage, as before
-        return self._get_page(rows, 1, self)
+        return self._page_of(rows, 1, len(rows) if len(rows) < self.per_page else None)
 
 
-class CountInPagePaginator(Paginator):
+class CountInPagePaginator(_RowsFirstPaginator):
     """For a list whose every row the database reads anyway to order it (matches/, ranked by a
     computed rank): each row of the page carries the list's length (`COUNT(*) OVER ()`), so the
     count costs no second query that evaluates the whole filter again (half of matches/' work
@@ -45,13 +52,11 @@ class CountInPagePaginator(Paginator):
     TOTAL = "page_list_total"
 
     def page(self, number):
-        wanted = None
-        if "count" not in self.__dict__ and not self.orphans:
-            try:
-                wanted = int(number)
-            except (TypeError, ValueError):
-                wanted = None  # Django's own validation answers (PageNotAnInteger)
-        if wanted is None or wanted < 1:
+        try:
+            wanted = int(number)
+        except (TypeError, ValueError):
+            wanted = 0  # Django's own validation answers (PageNotAnInteger)
+        if wanted < 1 or self.orphans or "count" in self.__dict__:
             return super().page(number)
         bottom = (wanted - 1) * self.per_page
         counted = self.object_list.annotate(**{self.TOTAL: Window(Count("*"))})
@@ -59,9 +64,8 @@ class CountInPagePaginator(Paginator):
         if not rows:
             return super().page(number)
         first = rows[0]
-        self.__dict__["count"] = first[self.TOTAL] if isinstance(first, dict) else getattr(first, self.TOTAL)
-        self.validate_number(wanted)
-        return self._get_page(rows, wanted, self)
+        total = first[self.TOTAL] if isinstance(first, dict) else getattr(first, self.TOTAL)
+        return self._page_of(rows, wanted, total)
 
 
 class CountReusingPaginator(FirstPageCountingPaginator):

@@ -1,3 +1,5 @@
+import base64
+import json
 import os
 
 import pytest
@@ -62,10 +64,20 @@ def api_client():
     return APIClient()
 
 
-def authed_client(user) -> APIClient:
+def bearer(access: str) -> APIClient:
+    """An API client that sends `access` as its bearer token."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
     return client
+
+
+def authed_client(user) -> APIClient:
+    return bearer(str(RefreshToken.for_user(user).access_token))
+
+
+def b64url_json(data: dict) -> str:
+    """`data` as a JWT segment (unpadded base64url JSON), to forge or tamper with tokens."""
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
 @pytest.fixture

@@ -7,18 +7,13 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts import services
 from accounts.models import User
+from tests.conftest import bearer
 from tests.factories import PASSWORD
 
 CHANGE = "/api/auth/password/change/"
 REFRESH = "/api/auth/token/refresh/"
 LOGIN = "/api/auth/login/"
 NEW = "lantern-Oyster-41-quarry"
-
-
-def bearer(access: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
 
 
 def change(access: str, old=PASSWORD, new=NEW, confirm=None):

@@ -14,7 +14,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services
-from tests.accounts.test_tokens import LOGOUT, ME, REFRESH, bearer
+from tests.accounts.test_tokens import LOGOUT, ME, REFRESH
+from tests.conftest import bearer
 from tests.factories import PASSWORD, UserFactory
 from tests.realtime.conftest import ws
 

@@ -9,25 +9,15 @@ from unittest import mock
 import pytest
 import time_machine
 from django.utils import timezone
-from rest_framework.test import APIClient
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.authentication import ValidatedTokens, validated_tokens
 from accounts.models import User
+from tests.conftest import b64url_json, bearer
 
 ME = "/api/users/me/"
 SESSIONS = "/api/sessions/"
-
-
-def bearer(access: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
-
-
-def _b64(data: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
 @pytest.mark.parametrize("path", [ME, SESSIONS])
@@ -57,7 +47,7 @@ def test_a_token_seen_before_does_not_vouch_for_a_tampered_copy(tokens):
     header, payload, signature = pair["access"].split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["user_id"] = "999"
-    assert bearer(".".join([header, _b64(claims), signature])).get(ME).status_code == 401
+    assert bearer(".".join([header, b64url_json(claims), signature])).get(ME).status_code == 401
     assert bearer(pair["access"] + "x").get(ME).status_code == 401
     assert bearer(pair["access"]).get(ME).status_code == 200
 
@@ -74,6 +64,7 @@ def test_a_user_deactivated_after_their_token_was_seen_loses_access_at_once(toke
 
 def test_a_refresh_token_is_refused_as_an_access_token_every_time(tokens):
     _, pair = tokens
+    validated_tokens.clear()  # whatever earlier tests left: only this test's tokens count
     for _ in range(3):
         assert bearer(pair["refresh"]).get(ME).status_code == 401
     assert len(validated_tokens) == 0

@@ -8,19 +8,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from tests.conftest import b64url_json, bearer
+
 REFRESH = "/api/auth/token/refresh/"
 LOGOUT = "/api/auth/logout/"
 ME = "/api/users/me/"
-
-
-def bearer(access: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
-
-
-def _b64(data: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
 def test_refresh_returns_a_new_pair(api_client, tokens):
@@ -118,14 +110,14 @@ def test_tampered_access_token_is_401(tokens):
     header, payload, signature = pair["access"].split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["user_id"] = "999"
-    forged = ".".join([header, _b64(claims), signature])
+    forged = ".".join([header, b64url_json(claims), signature])
     assert bearer(forged).get(ME).status_code == 401
 
 
 def test_alg_none_token_is_401(tokens):
     user, pair = tokens
     claims = RefreshToken.for_user(user).access_token.payload
-    unsigned = ".".join([_b64({"alg": "none", "typ": "JWT"}), _b64(claims), ""])
+    unsigned = ".".join([b64url_json({"alg": "none", "typ": "JWT"}), b64url_json(claims), ""])
     assert bearer(unsigned).get(ME).status_code == 401
 
 
