@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
+from django.utils import timezone
 
 from common.errors import Conflict, Invalid, NotFound, ServiceError
 from realtime.fanout import chat_fanout
@@ -87,7 +88,7 @@ def messages_store(
                 message = ChatMessage(session_id=session.pk, sender=draft.sender, text=draft.text)
                 outcomes.append(message)
                 to_create.append(message)
-        ChatMessage.objects.bulk_create(to_create)
+        _messages_insert(to_create)
     return outcomes, _broadcasts(to_create, sessions)
 
 
@@ -126,6 +127,49 @@ def _sessions_locked(session_ids: list[int]) -> dict[int, _LockedSession]:
     with connection.cursor() as cursor:
         cursor.execute(sql, session_ids)
         return {row[0]: _LockedSession(*row) for row in cursor.fetchall()}
+
+
+# The columns the writer fills, and the INSERT of n messages by (database alias, n). Django's
+# bulk_create compiled the same statement again for every batch and, on PostgreSQL, sent it as
+# four arrays (UNNEST) that psycopg dumps in Python: half the chat writer's time under load. Rows
+# of plain values are bound by psycopg's C dumpers, and each batch size is prepared once.
+_INSERTED = ("session", "sender", "text", "created_at")
+_INSERT_SQL: dict[tuple[str, int], str] = {}
+
+
+def _messages_insert(messages: list[ChatMessage]) -> None:
+    """Insert `messages` in one statement, as bulk_create would (no signals), and give each its
+    id and created_at (one timestamp for the batch: they were stored together)."""
+    if not messages:
+        return
+    if not connection.features.can_return_rows_from_bulk_insert:  # no RETURNING: Django's way
+        ChatMessage.objects.bulk_create(messages)
+        return
+    meta = ChatMessage._meta
+    key = (connection.alias, len(messages))
+    sql = _INSERT_SQL.get(key)
+    if sql is None:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(meta.get_field(name).column) for name in _INSERTED)
+        row = "(" + ", ".join(["%s"] * len(_INSERTED)) + ")"
+        values = ", ".join([row] * len(messages))
+        # Only the model's quoted names and placeholders: every value is a bound parameter.
+        table, pk = quote(meta.db_table), quote(meta.pk.column)
+        sql = f"INSERT INTO {table} ({columns}) VALUES {values} RETURNING {pk}"  # noqa: S608
+        _INSERT_SQL[key] = sql
+    now = timezone.now()
+    created_at = meta.get_field("created_at").get_db_prep_save(now, connection)
+    params = []
+    for message in messages:
+        message.created_at = now
+        params += (message.session_id, message.sender_id, message.text, created_at)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        # Rows come back in VALUES order, as Django's bulk_create relies on too.
+        ids = cursor.fetchall()
+    for message, (pk,) in zip(messages, ids, strict=True):
+        message.pk = pk
+        message._state.adding, message._state.db = False, connection.alias
 
 
 def _broadcasts(messages: list[ChatMessage], sessions: dict) -> list[Broadcast]:

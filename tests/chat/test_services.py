@@ -106,3 +106,31 @@ def test_broadcast_shape_is_exactly_the_history_shape(session, microsecond):
     message = message_post(session_id=session.pk, sender=session.user1, text="same everywhere")
     message.created_at = message.created_at.replace(microsecond=microsecond)
     assert message_representation(message) == dict(ChatMessageOutput(message).data)
+
+
+def test_a_batch_stores_each_message_as_read_back_and_refuses_alone(db):
+    """A chat writer batch across sessions: every stored message carries the id and time the
+    database holds for its own text, in order, and a refused draft in the middle changes nothing
+    for the others."""
+    from chat.services import MessageDraft, messages_store
+
+    first, second = ActiveSessionFactory(), ActiveSessionFactory()
+    outsider = UserFactory()
+    drafts = [
+        MessageDraft(session_id=first.pk, sender=first.user1, text="one"),
+        MessageDraft(session_id=second.pk, sender=second.user2, text="two"),
+        MessageDraft(session_id=first.pk, sender=outsider, text="not yours"),
+        MessageDraft(session_id=first.pk, sender=first.user2, text="three"),
+    ]
+    outcomes, broadcasts = messages_store(drafts=drafts)
+    assert isinstance(outcomes[2], NotFound)
+    stored = [outcomes[0], outcomes[1], outcomes[3]]
+    rows = {row.pk: row for row in ChatMessage.objects.all()}
+    assert [rows[message.pk].text for message in stored] == ["one", "two", "three"]
+    assert [rows[message.pk].created_at for message in stored] == [message.created_at for message in stored]
+    assert stored[0].pk < stored[2].pk  # a session's messages are numbered in the batch's order
+    by_session = {b.session_id: [m["message"] for m in b.event["messages"]] for b in broadcasts}
+    assert by_session == {first.pk: ["one", "three"], second.pk: ["two"]}
+    # What a later read gives equals what was broadcast.
+    later = ChatMessage.objects.filter(session=first).order_by("id")
+    assert [m.pk for m in later] == [stored[0].pk, stored[2].pk]

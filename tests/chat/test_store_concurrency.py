@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+import chat.services
 from chat.models import ChatMessage
 from chat.services import MessageDraft, messages_store
 from common.errors import Conflict
@@ -40,7 +41,7 @@ def paused(target, name, monkeypatch):
 def test_end_waits_for_a_batch_that_locked_the_session_first(pair, monkeypatch):
     session, alice, bob = pair
     # The batch has read the session (active) under its lock and is about to insert.
-    reached, go = paused(ChatMessage.objects, "bulk_create", monkeypatch)
+    reached, go = paused(chat.services, "_messages_insert", monkeypatch)
     drafts = [MessageDraft(session_id=session.pk, sender=alice, text="last words")]
     store, stored = in_thread(lambda: messages_store(drafts=drafts))
     assert reached.wait(10)
