@@ -6,6 +6,7 @@ service the API uses, and reads again."""
 import json
 
 import pytest
+import rest_framework.renderers
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
@@ -267,3 +268,33 @@ def test_filtered_lists_are_never_kept(reader):
     assert page(reader, topic="guitar")["count"] == 2
     # Authentication and the page, every time (a first page that is not full is its own count).
     assert queries(reader, topic="guitar") == queries(reader, topic="guitar") == 2
+
+
+def test_a_kept_page_is_rendered_once_per_pair_of_links(reader, monkeypatch):
+    LearningPostFactory.create_batch(3)
+    rendered = []
+    dumps = rest_framework.renderers.json.dumps
+
+    def counting_dumps(data, *args, **kwargs):
+        rendered.append(data.get("next"))
+        return dumps(data, *args, **kwargs)
+
+    first = reader.get(POSTS, {"page_size": 1}).content
+    monkeypatch.setattr(rest_framework.renderers.json, "dumps", counting_dumps)
+    assert reader.get(POSTS, {"page_size": 1}).content == first
+    assert rendered == []  # the same bytes, not rendered again
+    elsewhere = reader.get(POSTS, {"page_size": 1}, HTTP_HOST="localhost").json()
+    assert elsewhere["next"] == "http://localhost/api/posts/?page=2&page_size=1"  # its own links
+    indented = reader.get(POSTS, {"page_size": 1}, HTTP_ACCEPT="application/json; indent=2").content
+    assert indented.startswith(b'{\n  "count": 3,')
+    assert rendered == ["http://localhost/api/posts/?page=2&page_size=1", json.loads(first)["next"]]
+    assert reader.get(POSTS, {"page_size": 1}).content == first  # still compact for the others
+
+
+def test_a_kept_pages_rendering_goes_with_each_write(reader, client_for, creator, post):
+    before = reader.get(POSTS).content
+    assert reader.get(POSTS).content == before
+    client_for(creator).patch(f"{POSTS}{post['id']}/", {"topic_to_teach": "Go boards"}, format="json")
+    after = reader.get(POSTS).content
+    assert json.loads(after)["results"][0]["topic_to_teach"] == "Go boards"
+    assert reader.get(POSTS).content == after
