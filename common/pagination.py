@@ -145,7 +145,8 @@ class PageNumberPagination(pagination.PageNumberPagination):
             # The third item: the page's renderings (common.renderers), kept and dropped with it.
             return self.page.paginator.count, results, {}
 
-        count, results, self._renderings = page_cache.get((number, page_size), build)
+        version = getattr(queryset, "page_version", None)
+        count, results, self._renderings = page_cache.get((number, page_size), build, version=version)
         self._kept_results = results
         self.request = request
         paginator = Paginator((), page_size)
