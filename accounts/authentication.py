@@ -111,15 +111,18 @@ setting_changed.connect(validated_tokens.clear)
 
 class JWTAuthentication(SimpleJWTAuthentication):
     """The API's bearer-token authentication (DEFAULT_AUTHENTICATION_CLASSES): the caller as
-    `accounts.selectors.<loader>` loads them (`user_by_id` unless told otherwise)."""
+    `accounts.selectors.<loader>` loads them (`user_by_id` unless told otherwise), or as
+    `loader(user_id=...)` does when it is a function (another app's selector)."""
 
-    def __init__(self, *args, loader: str = "user_by_id", **kwargs):
+    def __init__(self, *args, loader="user_by_id", **kwargs):
         super().__init__(*args, **kwargs)
-        # Imported here: DRF imports this class while rest_framework.views is still loading,
-        # before the selectors' imports (common.errors imports DRF views) can complete.
-        from . import selectors
+        if isinstance(loader, str):
+            # Imported here: DRF imports this class while rest_framework.views is still loading,
+            # before the selectors' imports (common.errors imports DRF views) can complete.
+            from . import selectors
 
-        self.user_model = _stand_in(getattr(selectors, loader))
+            loader = getattr(selectors, loader)
+        self.user_model = _stand_in(loader)
 
     def get_validated_token(self, raw_token: bytes):
         token = validated_tokens.get(raw_token)

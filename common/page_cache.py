@@ -17,10 +17,20 @@ transaction) serves readers of the same connection (tests, which never commit) a
 rebuild otherwise. Versions are random, not counted, so a flushed or restarted Redis can never
 hand out a version some process still holds pages of.
 
+Where the version lives: in the shared cache, or, for a list given a `sequence` on PostgreSQL, in
+that sequence (its migration creates it). A sequence's value changes outside transactions, at
+once for every connection, as a cache key's does, so the argument above holds unchanged; and a
+caller can read it in a statement it sends anyway (`version_expression()`, read where the posts
+list loads its caller: learning.selectors.user_reading_posts), which saves the list's one cache
+round trip per request (docs/bench.md, "Rendering a kept page once, the version with the
+caller"). A sequence never goes back, so it too never hands out a version some process holds
+pages of. The sequence is read as 0 until its first value, so the first change is seen.
+
 What it does not cover: a write that bypasses the services (the admin, a shell, `bulk_create`)
 is seen once an entry is MAX_AGE_SECONDS old; and when the shared cache is unreachable readers
 build every page (no caching) and a write's `changed()` is lost (logged), so its pages too
-may be served until they are MAX_AGE_SECONDS old.
+may be served until they are MAX_AGE_SECONDS old (a version in the database has no such
+failure of its own: without the database the write fails too).
 """
 
 import contextlib
@@ -31,7 +41,9 @@ import time
 from collections import OrderedDict
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import BigIntegerField
+from django.db.models.expressions import RawSQL
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +57,11 @@ MAX_ENTRIES = 32
 class PageCache:
     """The represented first `pages` pages (any page size) of one list, per process."""
 
-    def __init__(self, name: str, *, pages: int = 5):
+    def __init__(self, name: str, *, pages: int = 5, sequence: str | None = None):
         self.name = name
         self.pages = pages
         self.version_key = f"pagecache:{name}:version"
+        self.sequence = sequence
         # (version, {key: (built at, value)}), replaced whole when the version moves, so a
         # reader files what it built under the version it read, whatever other threads do.
         self._state: tuple[str | None, OrderedDict] = (None, OrderedDict())
@@ -57,7 +70,22 @@ class PageCache:
     def __repr__(self):
         return f"<PageCache {self.name}>"
 
-    def _version(self) -> str:
+    def in_database(self) -> bool:
+        """True when the version lives in the database (a PostgreSQL sequence), where a caller
+        may read it with `version_expression()` and pass it to `get`."""
+        return self.sequence is not None and connection.vendor == "postgresql"
+
+    def version_expression(self) -> RawSQL:
+        """The version, as a column of any query on the database (`in_database()` only)."""
+        # The name is this process's own constant, never a caller's.
+        sql = f'SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM "{self.sequence}"'  # noqa: S608
+        return RawSQL(sql, (), output_field=BigIntegerField())  # noqa: S611
+
+    def _version(self):
+        if self.in_database():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT ({self.version_expression().sql})")
+                return cursor.fetchone()[0]
         version = cache.get(self.version_key)
         if version is None:
             # First reader since a flush: whoever adds first decides; everyone reads that one.
@@ -65,13 +93,16 @@ class PageCache:
             version = cache.get(self.version_key)
         return version
 
-    def get(self, key, build):
-        """The value filed under `key` for the list's current version, else `build()` filed."""
-        try:
-            version = self._version()
-        except Exception:  # the shared cache being down must not fail a list: no caching
-            logger.warning("page cache %s: shared cache unreachable", self.name, exc_info=True)
-            return build()
+    def get(self, key, build, *, version=None):
+        """The value filed under `key` for the list's current version, else `build()` filed.
+        `version`: the version as the caller read it (`version_expression()`) before this call
+        and before anything `build` reads; by default it is read here."""
+        if version is None:
+            try:
+                version = self._version()
+            except Exception:  # the shared cache being down must not fail a list: no caching
+                logger.warning("page cache %s: shared cache unreachable", self.name, exc_info=True)
+                return build()
         if version is None:  # evicted again at once (a cache without room): no caching
             return build()
         state = self._state
@@ -97,9 +128,15 @@ class PageCache:
     def changed(self) -> None:
         """Called by every write that changes what the list shows, inside its transaction."""
         self._bump()
-        transaction.on_commit(self._bump)
+        transaction.on_commit(self._bump, robust=True)  # after the commit, nothing may fail the write
 
     def _bump(self) -> None:
+        if self.in_database():
+            # Not caught: inside the write's transaction a failure fails the write, as any of its
+            # statements would (and a failed statement has aborted the transaction anyway).
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT nextval(%s)", [self.sequence])
+            return
         try:
             cache.set(self.version_key, secrets.token_hex(8), timeout=None)
         except Exception:

@@ -8,6 +8,8 @@ from django.db.models import Count, Window
 from django.utils.functional import cached_property
 from rest_framework import pagination
 
+from common.renderers import RenderedOnce
+
 logger = logging.getLogger(__name__)
 
 # Counting a long list is the one cost of a page that grows with the data (every matching row is
@@ -128,6 +130,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def paginate_represented(self, queryset, request, view, represent) -> list:
         """`represent(self.paginate_queryset(...))`, from the list's page cache when it has one
         (`queryset.page_cache`, a common.page_cache.PageCache) and the page is one it keeps."""
+        self._kept_results = self._renderings = None
         page_cache = getattr(queryset, "page_cache", None)
         page_size = self.get_page_size(request)
         raw = request.query_params.get(self.page_query_param) or "1"
@@ -139,14 +142,27 @@ class PageNumberPagination(pagination.PageNumberPagination):
             # Counted exactly: a reused count (up to COUNT_CACHE_SECONDS old) kept with the page
             # would outlive its few seconds for as long as the page stays cached.
             results = represent(self.paginate_queryset(queryset, request, view, exact_count=True))
-            return self.page.paginator.count, results
+            # The third item: the page's renderings (common.renderers), kept and dropped with it.
+            return self.page.paginator.count, results, {}
 
-        count, results = page_cache.get((number, page_size), build)
+        version = getattr(queryset, "page_version", None)
+        count, results, self._renderings = page_cache.get((number, page_size), build, version=version)
+        self._kept_results = results
         self.request = request
         paginator = Paginator((), page_size)
         paginator.count = count  # what `count` would have computed (a cached_property)
         self.page = Page(results, number, paginator)
         return results
+
+    def get_paginated_response(self, data):
+        """DRF's paginated response; a kept page's is rendered once per pair of links (and media
+        type), the only parts of its JSON that follow the request."""
+        response = super().get_paginated_response(data)
+        if data is getattr(self, "_kept_results", None):
+            page = response.data
+            key = (page["next"], page["previous"])
+            response.data = RenderedOnce(page, memo=self._renderings, key=key)
+        return response
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)

@@ -295,13 +295,16 @@ class PreparedList:
     """A prepared query as Django's Paginator (and DRF's pagination) takes a queryset: slicing
     runs the page's SQL, `count()` the count's. `build` must take `low` and `high` (shape
     arguments) and slice its queryset with them. `page_cache` (a common.page_cache.PageCache),
-    when given, is where common.pagination may serve the list's first pages from."""
+    when given, is where common.pagination may serve the list's first pages from, under
+    `page_version` when the caller read the version already (PageCache.get)."""
 
     ordered = True  # the build orders its queryset; Paginator only asks
 
-    def __init__(self, query: Prepared, *, using=DEFAULT_DB_ALIAS, page_cache=None, **values):
+    def __init__(
+        self, query: Prepared, *, using=DEFAULT_DB_ALIAS, page_cache=None, page_version=None, **values
+    ):
         self.query, self.using, self.values = query, using, values
-        self.page_cache = page_cache
+        self.page_cache, self.page_version = page_cache, page_version
 
     def count(self) -> int:
         return self.query.count(using=self.using, low=None, high=None, **self.values)

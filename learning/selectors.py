@@ -8,6 +8,8 @@ from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Lower, StrIndex
 from django.db.models.lookups import GreaterThan
 
+from accounts.models import User
+from accounts.selectors import user_by_id
 from common.errors import NotFound
 from common.page_cache import PageCache
 from common.prepared import PreparedList, prepared
@@ -62,21 +64,42 @@ def _posts_active_page(*, low, high):
 # The first pages of `posts_active()` without filters, as represented, per process while no
 # write changed them: learning.services.posts_list_changed() is the one way to say one did
 # (docs/learning.md, "The posts page cache").
-POSTS_ACTIVE_PAGES = PageCache("posts-active")
+# On PostgreSQL its version is a sequence (migration 0004), read with the caller (below).
+POSTS_ACTIVE_PAGES = PageCache("posts-active", sequence="learning_posts_page_version")
+
+# The attribute user_reading_posts puts the list's version in.
+PAGE_VERSION_ATTRIBUTE = "posts_page_version"
 
 
-def posts_active_pages() -> PreparedList:
+@prepared
+def _user_reading_posts(*, user_id):
+    return User.objects.filter(pk=user_id).annotate(
+        **{PAGE_VERSION_ATTRIBUTE: POSTS_ACTIVE_PAGES.version_expression()}
+    )
+
+
+def user_reading_posts(*, user_id: int) -> User:
+    """The caller of the posts list, as accounts.selectors.user_by_id loads them; where the
+    list's page version lives in the database, it is read in the same statement (the attribute
+    PAGE_VERSION_ATTRIBUTE), so a kept page costs the request no round trip of its own."""
+    if not POSTS_ACTIVE_PAGES.in_database():
+        return user_by_id(user_id=user_id)
+    return _user_reading_posts.get(user_id=user_id)
+
+
+def posts_active_pages(*, page_version=None) -> PreparedList:
     """`posts_active()` without filters, for a paginator: the list every visitor opens first,
     so its page and count SQL are compiled once per process (common.prepared) and its first
-    pages are served from POSTS_ACTIVE_PAGES (common.pagination)."""
-    return PreparedList(_posts_active_page, page_cache=POSTS_ACTIVE_PAGES)
+    pages are served from POSTS_ACTIVE_PAGES (common.pagination), under `page_version` when
+    the caller read it (user_reading_posts), else under the version read then."""
+    return PreparedList(_posts_active_page, page_cache=POSTS_ACTIVE_PAGES, page_version=page_version)
 
 
-def posts_active_for_page(*, topic: str = "", creator_id: int | None = None):
+def posts_active_for_page(*, topic: str = "", creator_id: int | None = None, page_version=None):
     """`posts_active(...)` for a paginator, as POST_ROW rows: without filters (a blank topic is
     none, as in posts_active) the prepared pages above, otherwise the queryset."""
     if not topic.strip() and creator_id is None:
-        return posts_active_pages()
+        return posts_active_pages(page_version=page_version)
     return posts_active(topic=topic, creator_id=creator_id).values(*POST_ROW)
 
 

@@ -3,6 +3,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.authentication import JWTAuthentication
 from common.idempotency import idempotent
 from common.representation import represent, represent_many
 from common.schema import errors
@@ -22,6 +23,14 @@ class PostViewSet(viewsets.GenericViewSet):
     lookup_value_regex = r"\d+"
 
     serializer_class = PostOutputSerializer
+
+    def get_authenticators(self):
+        request = getattr(self, "request", None)  # None while the OpenAPI schema is built
+        if request is not None and getattr(self, "action_map", {}).get(request.method.lower()) == "list":
+            # The caller comes with the posts list's page version, read in the one statement
+            # that loads them (learning.selectors.user_reading_posts).
+            return [JWTAuthentication(loader=selectors.user_reading_posts)]
+        return super().get_authenticators()
 
     @property
     def count_per_user(self) -> bool:
@@ -58,7 +67,9 @@ class PostViewSet(viewsets.GenericViewSet):
             query.is_valid(raise_exception=True)
             filters = query.validated_data
         posts = selectors.posts_active_for_page(
-            topic=filters.get("topic", ""), creator_id=filters.get("creator")
+            topic=filters.get("topic", ""),
+            creator_id=filters.get("creator"),
+            page_version=getattr(request.user, selectors.PAGE_VERSION_ATTRIBUTE, None),
         )
         return self._page(posts)
 

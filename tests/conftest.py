@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from common import counters
+from learning.selectors import POSTS_ACTIVE_PAGES
 from tests.factories import UserFactory
 
 # With LINKLEARN_REQUIRE_SERVICES=1 (the services pass of .ci/run), a test that needs PostgreSQL
@@ -54,9 +55,12 @@ def _fast_and_isolated(settings):
     # Rate-limit counters must not leak between tests: in Redis they go with the cache's database.
     cache.clear()
     counters.clear()
+    # Kept pages neither: a page-cache version in a PostgreSQL sequence outlives the test's rollback.
+    POSTS_ACTIVE_PAGES.clear()
     yield
     cache.clear()
     counters.clear()
+    POSTS_ACTIVE_PAGES.clear()
 
 
 @pytest.fixture

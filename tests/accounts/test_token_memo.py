@@ -52,7 +52,7 @@ def test_a_token_seen_before_does_not_vouch_for_a_tampered_copy(tokens):
     assert bearer(pair["access"]).get(ME).status_code == 200
 
 
-@pytest.mark.parametrize("path", [ME, SESSIONS])
+@pytest.mark.parametrize("path", [ME, SESSIONS, "/api/posts/"])  # the three loaders
 def test_a_user_deactivated_after_their_token_was_seen_loses_access_at_once(tokens, path):
     user, pair = tokens
     assert bearer(pair["access"]).get(path).status_code == 200

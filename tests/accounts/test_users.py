@@ -46,7 +46,8 @@ def test_me_of_a_deactivated_user_is_401(user, client_for):
     assert client.get(ME).status_code == 401
 
 
-@pytest.mark.parametrize("path", [ME, "/api/sessions/"])  # users/me's loader, and the default one
+# users/me's loader, the default one, and the posts list's (its page kept after the first request)
+@pytest.mark.parametrize("path", [ME, "/api/sessions/", "/api/posts/"])
 def test_a_user_deactivated_after_many_requests_loses_access_at_once(user, client_for, path):
     # On PostgreSQL the lookups are prepared statements after a few runs on a connection
     # (DB_PREPARE_THRESHOLD, 5): a kept plan, never a kept answer.

@@ -6,6 +6,7 @@ service the API uses, and reads again."""
 import json
 
 import pytest
+import rest_framework.renderers
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
@@ -190,24 +191,24 @@ def test_a_write_in_another_process_is_seen(reader, creator, post):
     page(reader)
     # Another process has its own PageCache of the same list; its write changes the shared
     # version, which this process reads before each page.
-    elsewhere = PageCache(selectors.POSTS_ACTIVE_PAGES.name)
+    here = selectors.POSTS_ACTIVE_PAGES
+    elsewhere = PageCache(here.name, sequence=here.sequence)
     LearningPostFactory(creator=creator)  # written there, bypassing this process
     elsewhere.changed()
     assert page(reader)["count"] == 2
 
 
 def test_the_version_changes_again_when_the_write_commits(django_capture_on_commit_callbacks, creator):
-    key = selectors.POSTS_ACTIVE_PAGES.version_key
-    from django.core.cache import cache
-
+    version = selectors.POSTS_ACTIVE_PAGES._version  # wherever it lives (cache or sequence)
+    before = version()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         from learning import services
 
         services.post_create(creator=creator, topic_to_learn="Go", topic_to_teach="Chess")
-        inside = cache.get(key)
-        assert inside is not None  # changed at once, for readers of this connection
+        inside = version()
+        assert inside not in (None, before)  # changed at once, for readers of this connection
     assert len(callbacks) == 1
-    assert cache.get(key) not in (None, inside)  # and again once committed
+    assert version() not in (None, inside)  # and again once committed
 
 
 def test_a_reader_that_read_the_version_before_a_write_files_its_page_under_that_version(db):
@@ -231,19 +232,41 @@ def test_writes_that_bypass_the_services_are_seen_after_max_age(reader, monkeypa
     assert page(reader)["count"] == 2
 
 
-def test_an_unreachable_shared_cache_means_no_caching(reader, monkeypatch):
+def cache_down(monkeypatch):
     def down(*args, **kwargs):
         raise ConnectionError("cache down")
 
-    LearningPostFactory()
-    assert page(reader)["count"] == 1
     monkeypatch.setattr(common.page_cache.cache, "get", down)
     monkeypatch.setattr(common.page_cache.cache, "set", down)
+    monkeypatch.setattr(common.page_cache.cache, "add", down)
     monkeypatch.setattr("common.pagination.cache.get", down)
+
+
+@pytest.mark.skipif("selectors.POSTS_ACTIVE_PAGES.in_database()")
+def test_an_unreachable_shared_cache_means_no_caching(reader, monkeypatch):
+    LearningPostFactory()
+    assert page(reader)["count"] == 1
+    cache_down(monkeypatch)
     LearningPostFactory()
     assert page(reader)["count"] == 2  # built from the database every time
     assert queries(reader) == 2  # authentication and the page (not full: its own count)
     accounts.user_update(user=UserFactory(), name="Someone")  # a lost version change is logged, not raised
+
+
+@pytest.mark.skipif("not selectors.POSTS_ACTIVE_PAGES.in_database()")
+def test_a_version_in_the_database_comes_with_the_caller_and_needs_no_cache(
+    reader, client_for, creator, post, monkeypatch
+):
+    assert page(reader)["count"] == 1
+    cache_down(monkeypatch)
+    # A kept page: only authentication's statement, which read the version as well.
+    with CaptureQueriesContext(connection) as captured:
+        assert page(reader)["count"] == 1
+    (statement,) = captured.captured_queries
+    assert selectors.POSTS_ACTIVE_PAGES.sequence in statement["sql"]
+    response = client_for(creator).post(POSTS, {"topic_to_learn": "Rust", "ok_with_just_learning": True})
+    assert response.status_code == 201
+    assert page(reader)["count"] == 2  # the write is seen at once, the cache down or not
 
 
 def test_at_most_max_entries_pages_are_kept_the_least_recently_used_go(db, monkeypatch):
@@ -267,3 +290,33 @@ def test_filtered_lists_are_never_kept(reader):
     assert page(reader, topic="guitar")["count"] == 2
     # Authentication and the page, every time (a first page that is not full is its own count).
     assert queries(reader, topic="guitar") == queries(reader, topic="guitar") == 2
+
+
+def test_a_kept_page_is_rendered_once_per_pair_of_links(reader, monkeypatch):
+    LearningPostFactory.create_batch(3)
+    rendered = []
+    dumps = rest_framework.renderers.json.dumps
+
+    def counting_dumps(data, *args, **kwargs):
+        rendered.append(data.get("next"))
+        return dumps(data, *args, **kwargs)
+
+    first = reader.get(POSTS, {"page_size": 1}).content
+    monkeypatch.setattr(rest_framework.renderers.json, "dumps", counting_dumps)
+    assert reader.get(POSTS, {"page_size": 1}).content == first
+    assert rendered == []  # the same bytes, not rendered again
+    elsewhere = reader.get(POSTS, {"page_size": 1}, HTTP_HOST="localhost").json()
+    assert elsewhere["next"] == "http://localhost/api/posts/?page=2&page_size=1"  # its own links
+    indented = reader.get(POSTS, {"page_size": 1}, HTTP_ACCEPT="application/json; indent=2").content
+    assert indented.startswith(b'{\n  "count": 3,')
+    assert rendered == ["http://localhost/api/posts/?page=2&page_size=1", json.loads(first)["next"]]
+    assert reader.get(POSTS, {"page_size": 1}).content == first  # still compact for the others
+
+
+def test_a_kept_pages_rendering_goes_with_each_write(reader, client_for, creator, post):
+    before = reader.get(POSTS).content
+    assert reader.get(POSTS).content == before
+    client_for(creator).patch(f"{POSTS}{post['id']}/", {"topic_to_teach": "Go boards"}, format="json")
+    after = reader.get(POSTS).content
+    assert json.loads(after)["results"][0]["topic_to_teach"] == "Go boards"
+    assert reader.get(POSTS).content == after
