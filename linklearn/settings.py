@@ -311,6 +311,10 @@ WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)
 # error frame), and the most it stores in one transaction.
 CHAT_WRITE_QUEUE = env.int("CHAT_WRITE_QUEUE", default=1000)
 CHAT_WRITE_BATCH = env.int("CHAT_WRITE_BATCH", default=500)
+# Under load (the last batch held more than one message) the chat writer waits this long after a
+# batch's first message for others to join it: fewer, larger transactions (chat.writer). An idle
+# writer never waits.
+CHAT_WRITE_LINGER_MS = env.float("CHAT_WRITE_LINGER_MS", default=2.0)
 # The chat fan-out (realtime/fanout.py): frames waiting to go out on one chat socket (beyond: that
 # socket misses the batch and is told with `missed_after`), and the Redis pub/sub channel's name
 # (the Redis database number is appended: pub/sub ignores database numbers).
