@@ -1,9 +1,10 @@
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
@@ -100,41 +101,53 @@ class _LockedSession(NamedTuple):
     last_message_id: int | None
 
 
-# The SQL of the lock query by (database alias, number of sessions): compiling it through the ORM
-# cost more CPU than running it (a third of a small batch's time), once per batch, a few hundred
-# batches a second under load. Compiled by the ORM all the same, once per shape.
-_LOCK_SQL: dict[tuple[str, int], str] = {}
+# The batch's two statements are compiled once per (database alias, number of rows) and kept:
+# building them per batch cost more CPU than running them, a few hundred batches a second under
+# load. At most CHAT_WRITE_BATCH shapes each.
+
+
+@functools.cache
+def _lock_sql(alias: str, sessions: int) -> str:
+    """The lock query for `sessions` ids, compiled by the ORM (its only parameters: the ids)."""
+    ids = list(range(1, sessions + 1))
+    last_message = ChatMessage.objects.filter(session=OuterRef("pk")).order_by("-id").values("id")[:1]
+    query = (
+        Session.objects.select_for_update(no_key=True, of=("self",))
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "status", "user1_id", "user2_id")
+        .annotate(last_message_id=Subquery(last_message))
+    ).query
+    sql, params = query.get_compiler(alias).as_sql()
+    if list(params) != ids:  # only the ids are parameters, in order
+        raise AssertionError(f"unexpected lock query parameters: {params!r}")
+    return sql
 
 
 def _sessions_locked(session_ids: list[int]) -> dict[int, _LockedSession]:
     """The sessions of `session_ids` (sorted), locked FOR NO KEY UPDATE in id order, each with the
     id of its last message. In a transaction."""
-    key = (connection.alias, len(session_ids))
-    sql = _LOCK_SQL.get(key)
-    if sql is None:
-        last_message = ChatMessage.objects.filter(session=OuterRef("pk")).order_by("-id").values("id")[:1]
-        query = (
-            Session.objects.select_for_update(no_key=True, of=("self",))
-            .filter(pk__in=session_ids)
-            .order_by("pk")
-            .values_list("pk", "status", "user1_id", "user2_id")
-            .annotate(last_message_id=Subquery(last_message))
-        ).query
-        sql, params = query.get_compiler(connection.alias).as_sql()
-        if list(params) != list(session_ids):  # only the ids are parameters, in order
-            raise AssertionError(f"unexpected lock query parameters: {params!r}")
-        _LOCK_SQL[key] = sql
     with connection.cursor() as cursor:
-        cursor.execute(sql, session_ids)
+        cursor.execute(_lock_sql(connection.alias, len(session_ids)), session_ids)
         return {row[0]: _LockedSession(*row) for row in cursor.fetchall()}
 
 
-# The columns the writer fills, and the INSERT of n messages by (database alias, n). Django's
-# bulk_create compiled the same statement again for every batch and, on PostgreSQL, sent it as
-# four arrays (UNNEST) that psycopg dumps in Python: half the chat writer's time under load. Rows
-# of plain values are bound by psycopg's C dumpers, and each batch size is prepared once.
+# The columns the writer fills. Django's bulk_create compiled its INSERT again for every batch
+# and, on PostgreSQL, sent it as four arrays (UNNEST) that psycopg dumps in Python: half the chat
+# writer's time under load. Rows of plain values are bound by psycopg's C dumpers, and each batch
+# size is prepared once.
 _INSERTED = ("session", "sender", "text", "created_at")
-_INSERT_SQL: dict[tuple[str, int], str] = {}
+
+
+@functools.cache
+def _insert_sql(alias: str, rows: int) -> str:
+    """INSERT ... VALUES of `rows` messages, RETURNING their ids (PostgreSQL; SQLite 3.35+)."""
+    meta, quote = ChatMessage._meta, connections[alias].ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _INSERTED)
+    values = ", ".join(["(" + ", ".join(["%s"] * len(_INSERTED)) + ")"] * rows)
+    # Only the model's quoted names and placeholders: every value is a bound parameter.
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    return f"INSERT INTO {table} ({columns}) VALUES {values} RETURNING {pk}"  # noqa: S608
 
 
 def _messages_insert(messages: list[ChatMessage]) -> None:
@@ -142,29 +155,14 @@ def _messages_insert(messages: list[ChatMessage]) -> None:
     id and created_at (one timestamp for the batch: they were stored together)."""
     if not messages:
         return
-    if not connection.features.can_return_rows_from_bulk_insert:  # no RETURNING: Django's way
-        ChatMessage.objects.bulk_create(messages)
-        return
-    meta = ChatMessage._meta
-    key = (connection.alias, len(messages))
-    sql = _INSERT_SQL.get(key)
-    if sql is None:
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(meta.get_field(name).column) for name in _INSERTED)
-        row = "(" + ", ".join(["%s"] * len(_INSERTED)) + ")"
-        values = ", ".join([row] * len(messages))
-        # Only the model's quoted names and placeholders: every value is a bound parameter.
-        table, pk = quote(meta.db_table), quote(meta.pk.column)
-        sql = f"INSERT INTO {table} ({columns}) VALUES {values} RETURNING {pk}"  # noqa: S608
-        _INSERT_SQL[key] = sql
     now = timezone.now()
-    created_at = meta.get_field("created_at").get_db_prep_save(now, connection)
+    created_at = ChatMessage._meta.get_field("created_at").get_db_prep_save(now, connection)
     params = []
     for message in messages:
         message.created_at = now
         params += (message.session_id, message.sender_id, message.text, created_at)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_insert_sql(connection.alias, len(messages)), params)
         # Rows come back in VALUES order, as Django's bulk_create relies on too.
         ids = cursor.fetchall()
     for message, (pk,) in zip(messages, ids, strict=True):

@@ -1,7 +1,7 @@
 import pytest
 
 from chat.models import ChatMessage
-from chat.services import message_post
+from chat.services import MessageDraft, message_post, messages_store
 from common.errors import Conflict, Invalid, NotFound
 from realtime.fanout import chat_fanout
 from tests.factories import ActiveSessionFactory, SessionFactory, UserFactory
@@ -112,8 +112,6 @@ def test_a_batch_stores_each_message_as_read_back_and_refuses_alone(db):
     """A chat writer batch across sessions: every stored message carries the id and time the
     database holds for its own text, in order, and a refused draft in the middle changes nothing
     for the others."""
-    from chat.services import MessageDraft, messages_store
-
     first, second = ActiveSessionFactory(), ActiveSessionFactory()
     outsider = UserFactory()
     drafts = [
