@@ -4,7 +4,6 @@ import logging
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Window
 from django.utils.functional import cached_property
 from rest_framework import pagination
 
@@ -44,14 +43,17 @@ class FirstPageCountingPaginator(_RowsFirstPaginator):
         return self._page_of(rows, 1, len(rows) if len(rows) < self.per_page else None)
 
 
+# The key under which each row of a CountInPagePaginator's list carries the list's length.
+LIST_TOTAL = "page_list_total"
+
+
 class CountInPagePaginator(_RowsFirstPaginator):
     """For a list whose every row the database reads anyway to order it (matches/, ranked by a
-    computed rank): each row of the page carries the list's length (`COUNT(*) OVER ()`), so the
-    count costs no second query that evaluates the whole filter again (half of matches/' work
-    on both sides of the connection). A page past the end has no row to carry it: it is counted
-    as before, and is then 404 as before."""
-
-    TOTAL = "page_list_total"
+    computed rank): each row of the page carries the list's length under LIST_TOTAL (the list
+    selects `COUNT(*) OVER ()`), so the count costs no second query that evaluates the whole
+    filter again (half of matches/' work on both sides of the connection). A page past the end
+    has no row to carry it: it is counted as before (the list's `count()`), and is then 404 as
+    before."""
 
     def page(self, number):
         try:
@@ -61,12 +63,11 @@ class CountInPagePaginator(_RowsFirstPaginator):
         if wanted < 1 or self.orphans or "count" in self.__dict__:
             return super().page(number)
         bottom = (wanted - 1) * self.per_page
-        counted = self.object_list.annotate(**{self.TOTAL: Window(Count("*"))})
-        rows = list(counted[bottom : bottom + self.per_page])
+        rows = list(self.object_list[bottom : bottom + self.per_page])
         if not rows:
             return super().page(number)
         first = rows[0]
-        total = first[self.TOTAL] if isinstance(first, dict) else getattr(first, self.TOTAL)
+        total = first[LIST_TOTAL] if isinstance(first, dict) else getattr(first, LIST_TOTAL)
         return self._page_of(rows, wanted, total)
 
 

@@ -69,6 +69,11 @@ class Arg(Expression):
     def __add__(self, other):
         return self._derive(lambda v: v + other)
 
+    def at(self, index: int) -> "Arg":
+        """The call's value at `index` (a sequence argument, one parameter per item: the SQL
+        has as many slots as the shape says, `Arg("topics").at(0)`...)."""
+        return self._derive(lambda v: v[index])
+
     def as_sql(self, compiler, connection):
         return "%s", [self]
 
@@ -80,6 +85,20 @@ class Arg(Expression):
             # What Value(now) would send: naive UTC text on SQLite, the aware datetime elsewhere.
             return _DATETIME.get_db_prep_value(value, connection)
         return value
+
+
+def slots(count: int) -> int:
+    """How many parameters a prepared query gives a list of `count` values (`Arg(...).at(i)` for
+    i in range(slots)): the next power of two, so a handful of SQL shapes serve lists of every
+    length (SHAPES_PER_QUERY are kept per query). `padded` fills the slots left over with NULL,
+    which matches nothing: `x IN (..., NULL)` and `STRPOS(x, NULL) > 0` are never true."""
+    return 1 << (count - 1).bit_length() if count else 0
+
+
+def padded(values, count: int) -> list:
+    """`values` as a list of `count` slots (see `slots`), the rest None."""
+    values = list(values)
+    return values + [None] * (count - len(values))
 
 
 _DATETIME = fields.DateTimeField()  # stateless for get_db_prep_value; built once, not per call

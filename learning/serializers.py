@@ -41,14 +41,12 @@ class PostOutputSerializer(serializers.ModelSerializer):
 
 
 class MatchOutputSerializer(PostOutputSerializer):
-    is_two_way = serializers.SerializerMethodField()
+    # True when they also want to learn something one of my posts teaches (learning.selectors).
+    is_two_way = serializers.BooleanField(read_only=True)
 
     class Meta(PostOutputSerializer.Meta):
         fields = [*PostOutputSerializer.Meta.fields, "is_two_way"]
         read_only_fields = fields
-
-    def get_is_two_way(self, post) -> bool:
-        return post.barter_rank == 0
 
 
 class PostListQuerySerializer(serializers.Serializer):

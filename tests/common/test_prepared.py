@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts import selectors as accounts
 from accounts.models import User
-from common.prepared import PreparedList, prepared
+from common.prepared import PreparedList, padded, prepared, slots
 from learning import selectors as learning
 from learning.models import LearningPost
 from presence.services import connection_open
@@ -69,6 +69,23 @@ def test_one_compile_per_database_then_sql_only(user, other_user):
         assert by_id.get(user_id=other_user.pk) == other_user
     assert len(builds) == 2  # both builds of the first call (the second checks the first)
     assert len(queries) == 1 and str(other_user.pk) in queries[0]["sql"]
+
+
+@pytest.mark.parametrize("wanted", [0, 1, 2, 3, 5])
+def test_a_list_argument_binds_each_item_and_its_spare_slots_match_nothing(wanted):
+    """`Arg(...).at(i)`: one parameter per slot, a power of two of them per shape; the spare
+    slots are bound as NULL, which no `IN` matches."""
+    users = UserFactory.create_batch(5)
+
+    @prepared(shape=("count",))
+    def users_in(*, count, ids):
+        return User.objects.filter(pk__in=[ids.at(i) for i in range(count)]).order_by("pk")
+
+    ids = [u.pk for u in users[:wanted]]
+    count = slots(len(ids))
+    found = users_in.list(count=count, ids=padded(ids, count)) if count else []
+    assert [u.pk for u in found] == ids
+    assert count in (0, 1, 2, 4, 8) and count >= wanted
 
 
 def test_a_value_read_inside_the_build_is_refused():

@@ -4,11 +4,12 @@ instance or from a `.values()` row of the fields' sources."""
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
 from common.representation import represent, represent_many
 from learning import selectors
-from learning.serializers import MatchOutputSerializer, PostOutputSerializer
+from learning.serializers import PostOutputSerializer
 from reviews.models import Review
 from tests.factories import CompletedSessionFactory, LearningPostFactory, UserFactory
 
@@ -37,8 +38,18 @@ def test_a_row_is_represented_byte_for_byte_as_the_serializer_represents_the_ins
     assert b'"created_at":"2026-03-01T09:15:31Z"' in expected
 
 
+class _NeedsThePost(PostOutputSerializer):
+    summary = serializers.SerializerMethodField()
+
+    class Meta(PostOutputSerializer.Meta):
+        fields = [*PostOutputSerializer.Meta.fields, "summary"]
+
+    def get_summary(self, post) -> str:
+        return str(post)
+
+
 def test_a_field_that_needs_the_instance_refuses_a_row():
     LearningPostFactory()
     row = selectors.posts_active().values(*selectors.POST_ROW)[0]
     with pytest.raises(ImproperlyConfigured):
-        represent(MatchOutputSerializer, row)
+        represent(_NeedsThePost, row)

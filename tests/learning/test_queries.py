@@ -31,8 +31,8 @@ def make_offers(n, **kwargs):
 
 
 # Authentication and the page (a page that is not full is its own count, common.pagination);
-# matches also reads the caller's own topics first.
-@pytest.mark.parametrize(("url", "expected"), [("/api/posts/", 2), ("/api/posts/matches/", 3)])
+# matches also reads the caller's own topics first, and ranks before it loads the page's posts.
+@pytest.mark.parametrize(("url", "expected"), [("/api/posts/", 2), ("/api/posts/matches/", 4)])
 def test_other_users_posts_lists(client_for, user, url, expected):
     LearningPostFactory(creator=user, topic_to_learn="Python", topic_to_teach="Guitar")
     client = client_for(user)
