@@ -135,6 +135,28 @@ def test_the_list_costs_the_same_queries_for_one_and_for_thirty_sessions(alice):
     assert len(client.get("/api/sessions/?page_size=100").json()["results"]) == 30
 
 
+@pytest.mark.parametrize("sessions", [1, 3, 4])
+def test_each_listed_session_shows_its_own_running_timer(alice, sessions):
+    """The page's running timers are read for the page's sessions at once (its ids bound into a
+    power of two of slots): each session shows its own, a stopped timer shows as none."""
+    with_timer = {}
+    for i in range(sessions):
+        session = SessionFactory(user1=alice, status=Session.Status.ACTIVE)
+        if i % 2 == 0:
+            session.timers.create(teacher=session.user2, start_time=session.created_at)
+            with_timer[session.pk] = session.user2.pk
+        else:
+            session.timers.create(teacher=alice, start_time=session.created_at, end_time=session.created_at)
+    listed = api(alice).get("/api/sessions/").json()["results"]
+    assert len(listed) == sessions
+    for item in listed:
+        timer = item["active_timer"]
+        if item["id"] in with_timer:
+            assert (timer["teacher"], timer["is_running"]) == (with_timer[item["id"]], True)
+        else:
+            assert timer is None
+
+
 def test_participants_see_the_session_and_others_get_404(alice, bob):
     session = SessionFactory(user1=alice, user2=bob)
     assert api(alice).get(url(session)).json()["id"] == session.pk
