@@ -132,3 +132,31 @@ def test_a_batch_stores_each_message_as_read_back_and_refuses_alone(db):
     # What a later read gives equals what was broadcast.
     later = ChatMessage.objects.filter(session=first).order_by("id")
     assert [m.pk for m in later] == [stored[0].pk, stored[2].pk]
+
+
+def test_a_batch_with_closed_and_unknown_sessions_gives_each_draft_its_own_answer(db):
+    """Refusals of every kind between stored messages: each stored one gets the id of its own
+    row (the database stores in the batch's order), each refusal its own reason."""
+    live, ended = ActiveSessionFactory(), ActiveSessionFactory(status="completed")
+    drafts = [
+        MessageDraft(session_id=ended.pk, sender=ended.user1, text="closed"),
+        MessageDraft(session_id=live.pk, sender=live.user1, text="a"),
+        MessageDraft(session_id=999_999, sender=live.user1, text="nowhere"),
+        MessageDraft(session_id=live.pk, sender=live.user2, text="b"),
+        MessageDraft(session_id=ended.pk, sender=ended.user2, text="closed too"),
+    ]
+    outcomes, broadcasts = messages_store(drafts=drafts)
+    assert [type(o).__name__ for o in outcomes] == [
+        "Conflict",
+        "ChatMessage",
+        "NotFound",
+        "ChatMessage",
+        "Conflict",
+    ]
+    assert isinstance(outcomes[0], Conflict)
+    texts = dict(ChatMessage.objects.values_list("pk", "text"))
+    assert (texts[outcomes[1].pk], texts[outcomes[3].pk]) == ("a", "b")
+    assert len(texts) == 2
+    assert [(b.session_id, [m["message"] for m in b.event["messages"]]) for b in broadcasts] == [
+        (live.pk, ["a", "b"])
+    ]

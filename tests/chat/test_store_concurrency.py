@@ -4,8 +4,8 @@ message is ever stored after the end committed, whichever of the two locks the s
 import threading
 
 import pytest
+from django.db import transaction
 
-import chat.services
 from chat.models import ChatMessage
 from chat.services import MessageDraft, messages_store
 from common.errors import Conflict
@@ -38,13 +38,24 @@ def paused(target, name, monkeypatch):
     return reached, go
 
 
-def test_end_waits_for_a_batch_that_locked_the_session_first(pair, monkeypatch):
+def test_end_waits_for_a_batch_that_locked_the_session_first(pair):
     session, alice, bob = pair
-    # The batch has read the session (active) under its lock and is about to insert.
-    reached, go = paused(chat.services, "_messages_insert", monkeypatch)
-    drafts = [MessageDraft(session_id=session.pk, sender=alice, text="last words")]
-    store, stored = in_thread(lambda: messages_store(drafts=drafts))
-    assert reached.wait(10)
+    # The batch has stored its message under the session's lock, and its transaction has not
+    # committed yet (on PostgreSQL the lock and the insert are one statement; inside the
+    # transaction of message_post, or of this test, the lock lasts until the commit).
+    stored_in_transaction, go = threading.Event(), threading.Event()
+
+    def store_then_wait():
+        with transaction.atomic():
+            result = messages_store(
+                drafts=[MessageDraft(session_id=session.pk, sender=alice, text="last words")]
+            )
+            stored_in_transaction.set()
+            assert go.wait(30)
+        return result
+
+    store, stored = in_thread(store_then_wait)
+    assert stored_in_transaction.wait(10)
     end, ended = in_thread(lambda: services.session_end(session_id=session.pk, user=bob))
     end.join(timeout=1)
     assert end.is_alive(), "session_end must wait for the batch holding the session"
