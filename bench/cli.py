@@ -257,25 +257,65 @@ def endpoints(run: Run, data: dict, *, with_auth: bool) -> list[rest.Endpoint]:
     return found
 
 
+# An endpoint is measured in slices of this long, each after a slice of the floor half as long
+# on the same server: the machine's speed drifts within a run (a shared 2-core machine: the
+# floor through one server moved by a third between rows seconds apart), so an endpoint is
+# compared with the floor measured around it, not with one floor row measured before it.
+PAIRED_SLICE_SECONDS = 1.0
+
+
+def _with_paired_floor(server: BenchServer, endpoint, floor, *, concurrency: int, seconds: float):
+    """`endpoint` for `seconds` in slices, each after a half slice of `floor`: both results."""
+    slices = max(1, round(seconds / PAIRED_SLICE_SECONDS))
+    measured, floors = rest.RestResult(endpoint.name), rest.RestResult(floor.name)
+    for _ in range(slices):
+        floors.add(
+            rest.run_endpoint(
+                server.host, server.port, floor, concurrency=concurrency, seconds=seconds / slices / 2
+            )
+        )
+        # `first` goes on counting, so every slice's signups are new people.
+        measured.add(
+            rest.run_endpoint(
+                server.host,
+                server.port,
+                endpoint,
+                concurrency=concurrency,
+                seconds=seconds / slices,
+                first=measured.requests + 1,
+            )
+        )
+    return measured, floors
+
+
 def rest_phase(run: Run, config: str, server: BenchServer, data: dict, *, with_auth: bool):
     args = run.args
-    floor_rps = None
+    floor = None
     for endpoint in endpoints(run, data, with_auth=with_auth):
         concurrency, seconds = args.concurrency, args.rest_seconds
         if args.quick and endpoint.name.startswith("POST /api/auth/"):
             concurrency, seconds = 1, 0.0  # one password hash each: the smoke test checks they work
-        result = rest.run_endpoint(
-            server.host, server.port, endpoint, concurrency=concurrency, seconds=seconds
-        )
-        row = {"config": config, "server": server.label, "workers": server.workers, **result.summary()}
         if endpoint.name.startswith("floor"):
-            floor_rps = row["rps"]
-        # Time per request relative to the floor's: how much the app adds to a bare request.
+            floor = endpoint
+            result = rest.run_endpoint(
+                server.host, server.port, endpoint, concurrency=concurrency, seconds=seconds
+            )
+            paired = None
+        else:
+            result, paired_result = _with_paired_floor(
+                server, endpoint, floor, concurrency=concurrency, seconds=seconds
+            )
+            paired = paired_result.summary()["rps"]
+        row = {"config": config, "server": server.label, "workers": server.workers, **result.summary()}
+        row["floor_rps_paired"] = paired
+        # Time per request relative to the floor's, measured around this endpoint (above): how
+        # much the app adds to a bare request through the same server at the same moment.
+        floor_rps = paired or row["rps"]
         row["x_floor"] = round(floor_rps / row["rps"], 2) if floor_rps and row["rps"] else None
         run.rest.append(row)
         run.say(
             f"{config} {server.label}: {endpoint.name}: {row['rps']} req/s, p99 {row['p99_ms']} ms, "
-            f"{row['errors']} errors"
+            f"{row['errors']} errors" + (f" (floor around it: {paired} req/s)" if paired else "")
         )
 
 
@@ -524,6 +564,7 @@ REST_COLUMNS = [
     ("p99 ms", "p99_ms"),
     ("max ms", "max_ms"),
     ("errors", "errors"),
+    ("floor around req/s", "floor_rps_paired"),
     ("x floor", "x_floor"),
 ]
 CHAT_COLUMNS = [

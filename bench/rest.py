@@ -54,6 +54,14 @@ class RestResult:
     elapsed: float = 0.0
     note: str = ""
 
+    def add(self, other: "RestResult") -> None:
+        """Count `other` (a later slice of the same endpoint) as part of this result."""
+        self.requests += other.requests
+        self.errors.update(other.errors)
+        self.latencies += other.latencies
+        self.elapsed += other.elapsed
+        self.note = self.note or other.note
+
     def summary(self) -> dict:
         ok = self.requests - sum(self.errors.values())
         return {

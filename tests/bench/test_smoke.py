@@ -61,6 +61,11 @@ def test_every_rest_endpoint_answers_under_load_and_is_compared_to_the_floor(rep
         assert row["rps"] > 0 and row["p99_ms"] is not None, row
         assert row["x_floor"] is not None, row
     assert rows["floor: constant 20 items"]["x_floor"] == 1.0
+    # Every other endpoint is compared with the floor measured in slices around it.
+    for name, row in rows.items():
+        if name != "floor: constant 20 items":
+            assert row["floor_rps_paired"] > 0, row
+            assert row["x_floor"] == round(row["floor_rps_paired"] / row["rps"], 2), row
 
 
 def test_chat_loses_nothing_at_a_gentle_rate_and_the_database_holds_every_broadcast(report):

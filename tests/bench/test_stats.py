@@ -175,7 +175,16 @@ def test_an_earlier_json_prints_as_markdown_tables(tmp_path):
         "git_dirty": False,
         "duration_s": 300.0,
         "machine": {"cpus": 2, "platform": "Linux", "python": "3.11.7", "loadavg_at_end": [1.0, 1.0, 1.0]},
-        "rest": [{"name": "GET /api/users/me/", "config": "run", "workers": 1, "rps": 50.0, "x_floor": 2.0}],
+        "rest": [
+            {
+                "name": "GET /api/users/me/",
+                "config": "run",
+                "workers": 1,
+                "rps": 50.0,
+                "floor_rps_paired": 100.0,
+                "x_floor": 2.0,
+            }
+        ],
         "chat": [],
         "sweeps": [],
         "servers": [],
@@ -188,5 +197,5 @@ def test_an_earlier_json_prints_as_markdown_tables(tmp_path):
     text = cli.markdown(path)
 
     assert text.startswith("2026-12-01T10:00:00+00:00, commit abc1234, 2 CPUs")
-    assert "| GET /api/users/me/ | run | 1 | 50.0 | - | - | - | - | 2.0 |" in text
+    assert "| GET /api/users/me/ | run | 1 | 50.0 | - | - | - | - | 100 | 2.0 |" in text
     assert "run: ledger_check at the end: ok (OK)" in text
