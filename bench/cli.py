@@ -268,23 +268,18 @@ def _with_paired_floor(server: BenchServer, endpoint, floor, *, concurrency: int
     """`endpoint` for `seconds` in slices, each after a half slice of `floor`: both results."""
     slices = max(1, round(seconds / PAIRED_SLICE_SECONDS))
     measured, floors = rest.RestResult(endpoint.name), rest.RestResult(floor.name)
+    first = 0  # the index of the next request: every slice's signups are new people
     for _ in range(slices):
         floors.add(
             rest.run_endpoint(
                 server.host, server.port, floor, concurrency=concurrency, seconds=seconds / slices / 2
             )
         )
-        # `first` goes on counting, so every slice's signups are new people.
-        measured.add(
-            rest.run_endpoint(
-                server.host,
-                server.port,
-                endpoint,
-                concurrency=concurrency,
-                seconds=seconds / slices,
-                first=measured.requests + 1,
-            )
+        part = rest.run_endpoint(
+            server.host, server.port, endpoint, concurrency=concurrency, seconds=seconds / slices, first=first
         )
+        first += part.requests + 1  # + the slice's unmeasured first call
+        measured.add(part)
     return measured, floors
 
 
@@ -309,9 +304,12 @@ def rest_phase(run: Run, config: str, server: BenchServer, data: dict, *, with_a
         row = {"config": config, "server": server.label, "workers": server.workers, **result.summary()}
         row["floor_rps_paired"] = paired
         # Time per request relative to the floor's, measured around this endpoint (above): how
-        # much the app adds to a bare request through the same server at the same moment.
-        floor_rps = paired or row["rps"]
-        row["x_floor"] = round(floor_rps / row["rps"], 2) if floor_rps and row["rps"] else None
+        # much the app adds to a bare request through the same server at the same moment. No
+        # floor measured around it (its slices failed): no ratio.
+        if floor is endpoint:
+            row["x_floor"] = 1.0 if row["rps"] else None
+        else:
+            row["x_floor"] = round(paired / row["rps"], 2) if paired and row["rps"] else None
         run.rest.append(row)
         run.say(
             f"{config} {server.label}: {endpoint.name}: {row['rps']} req/s, p99 {row['p99_ms']} ms, "

@@ -9,6 +9,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from common.errors import Conflict, Invalid, NotFound, ServiceError
+from common.prepared import padded, slots
 from realtime.fanout import chat_fanout
 from tutoring.models import Session
 
@@ -79,6 +80,8 @@ def messages_store(
     "One statement per batch"). The database decides which drafts it stores, by _may_chat's
     conditions written in SQL; _may_chat then says why the others were refused.
     """
+    if not drafts:
+        return [], []
     session_ids = sorted({draft.session_id for draft in drafts})
     if connection.vendor == "postgresql":
         # The lock and the insert in one statement, its own transaction (or a part of the
@@ -132,9 +135,11 @@ class _LockedSession(NamedTuple):
     last_message_id: int | None
 
 
-# The batch's two statements are compiled once per (database alias, number of rows) and kept:
+# The batch's statements are compiled once per (database alias, number of rows) and kept:
 # building them per batch cost more CPU than running them, a few hundred batches a second under
-# load. At most CHAT_WRITE_BATCH shapes each.
+# load. At most CHAT_WRITE_BATCH shapes each; PostgreSQL's one statement (_store_sql) pads both
+# of its counts to a power of two (common.prepared.slots), so it has at most ~100 shapes, and
+# psycopg sees each often enough to prepare it.
 
 
 @functools.cache
@@ -249,12 +254,15 @@ def _stored_with_locks(session_ids: list[int], drafts):
     drafts it stored, in order, and when they were stored."""
     now = timezone.now()
     created_at = ChatMessage._meta.get_field("created_at").get_db_prep_save(now, connection)
-    params = list(session_ids)
+    # Spare slots are NULL: a NULL session id locks nothing, a row of NULLs joins no session.
+    session_slots, row_slots = slots(len(session_ids)), slots(len(drafts))
+    params = padded(session_ids, session_slots)
     for position, draft in enumerate(drafts):
         params += (position, draft.session_id, draft.sender.pk, draft.text, created_at)
+    params += [None] * (5 * (row_slots - len(drafts)))
     params += Session.UNFINISHED
     with connection.cursor() as cursor:
-        cursor.execute(_store_sql(connection.alias, len(session_ids), len(drafts)), params)
+        cursor.execute(_store_sql(connection.alias, session_slots, row_slots), params)
         rows = cursor.fetchall()
     sessions = {row[0]: _LockedSession(*row[:5]) for row in rows}
     # Every allowed row was inserted, or the statement failed: as many ids as positions.

@@ -45,6 +45,9 @@ class FirstPageCountingPaginator(_RowsFirstPaginator):
 
 # The key under which each row of a CountInPagePaginator's list carries the list's length.
 LIST_TOTAL = "page_list_total"
+# Past this offset a page is not read rows first: no list is that long, and an OFFSET beyond a
+# 64-bit integer is an error in the database, not an empty page.
+MAX_ROWS_FIRST_OFFSET = 2**62
 
 
 class CountInPagePaginator(_RowsFirstPaginator):
@@ -60,9 +63,11 @@ class CountInPagePaginator(_RowsFirstPaginator):
             wanted = int(number)
         except (TypeError, ValueError):
             wanted = 0  # Django's own validation answers (PageNotAnInteger)
-        if wanted < 1 or self.orphans or "count" in self.__dict__:
-            return super().page(number)
         bottom = (wanted - 1) * self.per_page
+        if wanted < 1 or bottom > MAX_ROWS_FIRST_OFFSET or self.orphans or "count" in self.__dict__:
+            # Counted first, then validated (an absurd page is 404 before any row is asked for:
+            # the database could not take its OFFSET).
+            return super().page(number)
         rows = list(self.object_list[bottom : bottom + self.per_page])
         if not rows:
             return super().page(number)

@@ -214,7 +214,7 @@ def test_every_page_of_matches_says_the_exact_count_without_a_count_query(client
     ]
 
 
-@pytest.mark.parametrize("page", ["4", "0", "-1", "two", "1.5"])
+@pytest.mark.parametrize("page", ["4", "0", "-1", "two", "1.5", str(10**19)])
 def test_a_page_of_matches_past_the_end_or_not_a_number_is_404(client_for, me, page):
     LearningPostFactory.create_batch(5, topic_to_teach="Python")
     response, _ = _page(client_for(me), page=page, page_size=2)
