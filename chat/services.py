@@ -116,14 +116,14 @@ def _outcomes(drafts, sessions, *, stored=None) -> tuple[list[ChatMessage | Serv
     to_create = []
     for position, draft in enumerate(drafts):
         refusal = _may_chat(sessions.get(draft.session_id), draft)
-        if stored is not None and position not in stored:
-            outcomes.append(refusal or NotFound("Session not found."))
-        elif stored is None and refusal is not None:
-            outcomes.append(refusal)
-        else:
+        # Stored: as the database decided (`stored`), else as the rule says.
+        is_stored = refusal is None if stored is None else position in stored
+        if is_stored:
             message = ChatMessage(session_id=draft.session_id, sender=draft.sender, text=draft.text)
             outcomes.append(message)
             to_create.append(message)
+        else:
+            outcomes.append(refusal or NotFound("Session not found."))
     return outcomes, to_create
 
 
@@ -171,16 +171,17 @@ def _sessions_locked(session_ids: list[int]) -> dict[int, _LockedSession]:
         return {row[0]: _LockedSession(*row) for row in cursor.fetchall()}
 
 
-# The columns the writer fills. Django's bulk_create compiled its INSERT again for every batch
-# and, on PostgreSQL, sent it as four arrays (UNNEST) that psycopg dumps in Python: half the chat
-# writer's time under load. Rows of plain values are bound by psycopg's C dumpers, and each batch
-# size is prepared once.
+# The columns the writer fills (both the SQLite insert and PostgreSQL's one statement). Django's
+# bulk_create compiled its INSERT again for every batch and, on PostgreSQL, sent it as four arrays
+# (UNNEST) that psycopg dumps in Python: half the chat writer's time under load. Rows of plain
+# values are bound by the driver, and each statement's shape is built once.
 _INSERTED = ("session", "sender", "text", "created_at")
 
 
 @functools.cache
 def _insert_sql(alias: str, rows: int) -> str:
-    """INSERT ... VALUES of `rows` messages, RETURNING their ids (PostgreSQL; SQLite 3.35+)."""
+    """INSERT ... VALUES of `rows` messages, RETURNING their ids (SQLite 3.35+; PostgreSQL stores
+    with _store_sql)."""
     meta, quote = ChatMessage._meta, connections[alias].ops.quote_name
     columns = ", ".join(quote(meta.get_field(name).column) for name in _INSERTED)
     values = ", ".join(["(" + ", ".join(["%s"] * len(_INSERTED)) + ")"] * rows)
@@ -206,12 +207,10 @@ def _messages_insert(messages: list[ChatMessage]) -> None:
     _give_ids(messages, ids, created_at=now)
 
 
-def _give_ids(messages: list[ChatMessage], ids: list[int], *, created_at=None) -> None:
+def _give_ids(messages: list[ChatMessage], ids: list[int], *, created_at) -> None:
     """Mark `messages` as stored under `ids` (in order), stored at `created_at`."""
     for message, pk in zip(messages, ids, strict=True):
-        message.pk = pk
-        if created_at is not None:
-            message.created_at = created_at
+        message.pk, message.created_at = pk, created_at
         message._state.adding, message._state.db = False, connection.alias
 
 

@@ -25,9 +25,18 @@ def _posts() -> QuerySet[LearningPost]:
     )
 
 
+# An active post: not completed, and its creator's account not deactivated (posts of deactivated
+# accounts are hidden like their profiles are).
+_ACTIVE = Q(is_completed=False, creator__is_active=True)
+
+
 def _active() -> QuerySet[LearningPost]:
-    # Posts of deactivated accounts are hidden like their profiles are.
-    return _posts().filter(is_completed=False, creator__is_active=True)
+    return _posts().filter(_ACTIVE)
+
+
+def _active_of(user_id) -> QuerySet[LearningPost]:
+    """The user's own posts still open (what they want to learn now)."""
+    return LearningPost.objects.filter(creator_id=user_id, is_completed=False)
 
 
 def posts_active(*, topic: str = "", creator_id: int | None = None) -> QuerySet[LearningPost]:
@@ -144,7 +153,7 @@ def _ranked_matches(*, user_id, they_teach_what_i_learn, they_learn_what_i_teach
         else Value(1)
     )
     return (
-        LearningPost.objects.filter(is_completed=False, creator__is_active=True)
+        LearningPost.objects.filter(_ACTIVE)
         .exclude(creator_id=user_id)
         .exclude(topic_to_teach="")
         .exclude(topic_to_learn="")
@@ -173,9 +182,7 @@ def _posts_by_id(*, slots, ids):
 
 @prepared
 def _active_topics_of(*, user_id):
-    return LearningPost.objects.filter(creator_id=user_id, is_completed=False).values(
-        "topic_to_learn", "topic_to_teach"
-    )
+    return _active_of(user_id).values("topic_to_learn", "topic_to_teach")
 
 
 class MatchList:
@@ -228,7 +235,7 @@ def post_matches(user) -> MatchList:
     if not learn:
         return MatchList(lambda low, high: [])
     if max(len(learn), len(teach)) > MATCH_TOPICS_INLINE_MAX:
-        mine = LearningPost.objects.filter(creator=user, is_completed=False)
+        mine = _active_of(user.pk)
         ranked = _ranked_matches(
             user_id=user.pk,
             they_teach_what_i_learn=Exists(

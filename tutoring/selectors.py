@@ -19,10 +19,13 @@ def unfinished_session_ids_of(user) -> list[int]:
     )
 
 
+def _running() -> QuerySet[TeachingTimer]:
+    """Timers still running (not stopped yet)."""
+    return TeachingTimer.objects.filter(end_time__isnull=True)
+
+
 def _running_timers() -> Prefetch:
-    return Prefetch(
-        "timers", queryset=TeachingTimer.objects.filter(end_time__isnull=True), to_attr="running_timers"
-    )
+    return Prefetch("timers", queryset=_running(), to_attr="running_timers")
 
 
 def _sessions_with_participants(user) -> QuerySet[Session]:
@@ -44,7 +47,7 @@ def _running_timers_of(*, slots, session_ids):
     # The lookup itself, not `session_id__in=`: the foreign key's own `__in` converts each item
     # to an int when the query is built, before the placeholders have values.
     in_page = In(F("session_id"), [session_ids.at(i) for i in range(slots)])
-    return TeachingTimer.objects.filter(in_page, end_time__isnull=True).order_by("id")
+    return _running().filter(in_page).order_by("id")
 
 
 class SessionPages(PreparedList):
@@ -101,7 +104,7 @@ def running_timer_of(session: Session) -> TeachingTimer | None:
     prefetched = getattr(session, "running_timers", None)
     if prefetched is not None:
         return prefetched[0] if prefetched else None
-    return session.timers.filter(end_time__isnull=True).first()
+    return _running().filter(session=session).first()
 
 
 def last_seen_of(*, session_id: int, user_id: int):
