@@ -103,6 +103,33 @@ def test_sql_wildcards_are_plain_characters(client_for, user):
     assert ids(client_for(user)) == []
 
 
+def test_a_topic_spanning_two_of_mine_is_not_inside_either(client_for, user):
+    # "Inside one of my topics" is tested against my topics joined by a separator: a topic made
+    # of the end of one and the start of the next, with or without that separator, is in neither.
+    LearningPostFactory(creator=user, topic_to_learn="ab", topic_to_teach="xy")
+    LearningPostFactory(creator=user, topic_to_learn="cd", topic_to_teach="zw")
+    for spanning in ("bc", "b\x1fc", "\x1f", "b\x1f", "\x1fc"):
+        offer(spanning)
+    offer("Python", learn="yz")  # no match at all: it teaches nothing I learn
+    inside = offer("c", learn="y\x1fz")
+    found = results(client_for(user))
+    assert [(p["id"], p["is_two_way"]) for p in found] == [(inside.id, False)]
+
+
+@pytest.mark.parametrize("separator", ["\x1f", "\x1e", "\x01"])
+def test_my_topics_may_hold_any_character(client_for, user, separator):
+    # Whatever characters my topics hold, the separator is one none of them has.
+    LearningPostFactory(creator=user, topic_to_learn=f"a{separator}b", topic_to_teach=f"x{separator}y")
+    LearningPostFactory(creator=user, topic_to_learn="\x1f\x1e\x1d", topic_to_teach="Chess")
+    with time_machine.travel("2026-01-01 10:00Z"):
+        one_way = offer(f"{separator}b")
+    with time_machine.travel("2026-01-02 10:00Z"):
+        barter = offer(f"A{separator}B and more", learn=f"{separator}Y")
+    offer(f"b{separator}a")
+    found = results(client_for(user))
+    assert [(p["id"], p["is_two_way"]) for p in found] == [(barter.id, True), (one_way.id, False)]
+
+
 def test_no_posts_of_mine_means_no_matches(client_for, user):
     offer("Python")
     assert ids(client_for(user)) == []
