@@ -269,9 +269,8 @@ def post_matches(user) -> MatchList:
         )
         return MatchList(lambda low, high: list(ranked[low:high]))
     learn_slots, teach_slots = slots(len(learn)), slots(len(teach))
-    # My keys as the database lowered them: bound as they are, the SQL has no LOWER() to
-    # evaluate per post, and its generic plan is as cheap as a custom one, so PostgreSQL keeps it
-    # instead of planning every call (docs/learning.md "Matching").
+    # My keys as the database lowered them, bound as they are: the SQL lowers nothing per post
+    # (docs/learning.md "Matching").
     learn_args = (padded(learn, learn_slots), *joined_keys(learn))
     teach_args = (padded(teach, teach_slots), *joined_keys(teach))
 
