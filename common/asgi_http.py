@@ -12,18 +12,30 @@ signals) and changes only that:
 * a fixed set of `threads` long-lived threads serves the requests of this process, each request
   on one free thread (a request waits for one when all are busy), so each thread keeps its
   database connection across requests (`CONN_MAX_AGE` applies, as under WSGI);
-* the middleware chain and the view run in one go on that thread, like under WSGI.
+* the middleware chain and the view run in one go on that thread, like under WSGI;
+* so do the request's signals: stock Django hops to the thread three times per request
+  (`request_started`'s receivers, then the view, then `response.close()` with
+  `request_finished`'s), and each hop wakes a thread and the event loop in turn, which on this
+  kind of machine costs more than the floor view itself (docs/bench.md, "The seventh round").
+  Here `request_started`, the view and, for a response whose body is already built, its
+  `close()` run in one hop; the database connection goes back to the pool before the response
+  is sent, as soon as nothing of the request can use it. A streaming response is closed after
+  it is sent, as Django does.
 
 Code on those threads is still inside asgiref's bridges, so `async_to_sync` (the channel layer
 in `common.events.publish`, the health check) runs on the server's event loop as before.
 """
 
 import asyncio
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse
+from django.urls import set_script_prefix
 
 
 class DjangoHTTP(ASGIHandler):
@@ -57,9 +69,47 @@ class DjangoHTTP(ASGIHandler):
         finally:
             free.put_nowait(executor)
 
-    async def run_get_response(self, request):
-        response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def handle(self, scope, receive, send):
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        serving = asyncio.create_task(self._serve(scope, body_file, send))
+        # A client that goes away stops the wait (and a streaming body), as in Django's handler;
+        # the view itself, on its thread, runs to its end either way.
+        watching = asyncio.create_task(self.listen_for_disconnect(receive))
+        try:
+            await asyncio.wait((serving, watching), return_when=asyncio.FIRST_COMPLETED)
+            if not serving.done():
+                serving.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await serving
+                if not isinstance(watching.exception(), RequestAborted):
+                    watching.result()  # an ASGI message that has no business here: raise it
+                return
+            serving.result()
+        finally:
+            watching.cancel()
+            body_file.close()
+
+    async def _serve(self, scope, body_file, send):
+        response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+        try:
+            await self.send_response(response, send)
+        finally:
+            if response.streaming:
+                await sync_to_async(response.close)()
+
+    def _respond(self, scope, body_file):
+        """On the request's thread: everything synchronous the request needs, in one go."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
         response._handler_class = self.__class__
         if isinstance(response, FileResponse):
             response.block_size = self.chunk_size
+        if not response.streaming:
+            response.close()  # request_finished: the body is built, nothing reads the request now
         return response

@@ -1,5 +1,6 @@
 """The HTTP handler keeps a fixed set of threads (and so their database connections) across
-requests, and the SQLite settings turn on WAL with a busy timeout."""
+requests, runs each request's synchronous work in one hop to its thread, and the SQLite settings
+turn on WAL with a busy timeout."""
 
 import asyncio
 import threading
@@ -7,8 +8,10 @@ import threading
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
-from django.core.signals import request_started
+from django.core.signals import request_finished, request_started
 from django.db import connection
+from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import path
 
 from common.asgi_http import DjangoHTTP
 
@@ -71,6 +74,93 @@ async def test_a_request_runs_off_the_event_loop_thread(threads_seen):
     seen = threads_seen
     await _get(DjangoHTTP(threads=1), "/api/no-such-thing/")
     assert seen and seen[0] != threading.get_ident()
+
+
+def _plain(request):
+    return HttpResponse(b"plain")
+
+
+async def _parts():
+    for part in (b"one ", b"two"):
+        yield part
+
+
+def _streaming(request):
+    return StreamingHttpResponse(_parts())
+
+
+urlpatterns = [path("plain/", _plain), path("streaming/", _streaming)]
+
+
+@pytest.fixture
+def events(settings):
+    """What happened, in order: signals and views with the thread they ran on, messages sent."""
+    settings.ROOT_URLCONF = __name__
+    happened = []
+
+    def started(**kwargs):
+        happened.append(("started", threading.get_ident()))
+
+    def finished(**kwargs):
+        happened.append(("finished", threading.get_ident()))
+
+    request_started.connect(started, weak=False)
+    request_finished.connect(finished, weak=False)
+    yield happened
+    request_started.disconnect(started)
+    request_finished.disconnect(finished)
+
+
+async def _exchange(app, path: str, events) -> list:
+    comm = ApplicationCommunicator(app, _scope(path))
+    await comm.send_input({"type": "http.request", "body": b""})
+    while True:
+        message = await comm.receive_output(5)
+        events.append((message["type"], message.get("body")))
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            break
+    await comm.wait(5)
+    return events
+
+
+async def test_a_request_hops_to_its_thread_once_and_is_finished_before_it_is_sent(events):
+    happened = await _exchange(DjangoHTTP(threads=1), "/plain/", events)
+    assert [event[0] for event in happened] == [
+        "started",
+        "finished",  # the database connection is back in the pool before the client hears back
+        "http.response.start",
+        "http.response.body",
+    ]
+    assert happened[0][1] == happened[1][1] != threading.get_ident()
+    assert happened[-1][1] == b"plain"
+
+
+async def test_a_streaming_response_is_finished_after_its_body_is_sent(events):
+    happened = await _exchange(DjangoHTTP(threads=1), "/streaming/", events)
+    kinds = [event[0] for event in happened]
+    assert kinds[0] == "started" and kinds[-1] == "finished"
+    body = b"".join(event[1] or b"" for event in happened if event[0] == "http.response.body")
+    assert body == b"one two"
+
+
+async def test_a_client_gone_before_the_response_gets_none_and_the_request_still_finishes(events):
+    release = threading.Event()
+    request_started.connect(lambda **kwargs: release.wait(5), weak=False, dispatch_uid="hold")
+    try:
+        comm = ApplicationCommunicator(DjangoHTTP(threads=1), _scope("/plain/"))
+        await comm.send_input({"type": "http.request", "body": b""})
+        await comm.send_input({"type": "http.disconnect"})
+        await comm.wait(5)  # the handler returns without waiting for the view
+        release.set()
+        for _ in range(100):  # the view, on its thread, runs to its end and is finished
+            if any(kind == "finished" for kind, _ in events):
+                break
+            await asyncio.sleep(0.02)
+        assert [kind for kind, _ in events] == ["started", "finished"]
+        assert await comm.receive_nothing()
+    finally:
+        release.set()
+        request_started.disconnect(dispatch_uid="hold")
 
 
 @pytest.mark.django_db
