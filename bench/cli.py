@@ -9,6 +9,7 @@ docs/bench.md explains every number.
 
 import argparse
 import atexit
+import contextlib
 import json
 import os
 import platform
@@ -143,6 +144,7 @@ class Run:
         self.rest: list[dict] = []
         self.chat: list[dict] = []
         self.sweeps: list[dict] = []
+        self.scaling: list[dict] = []  # the process sweep with its servers side by side
         self.servers: list[dict] = []
         self.checks: list[dict] = []
         self.seeds: list[dict] = []
@@ -315,6 +317,69 @@ def rest_phase(run: Run, config: str, server: BenchServer, data: dict, *, with_a
             f"{config} {server.label}: {endpoint.name}: {row['rps']} req/s, p99 {row['p99_ms']} ms, "
             f"{row['errors']} errors" + (f" (floor around it: {paired} req/s)" if paired else "")
         )
+
+
+def alternating(servers, measure, *, slices: int) -> dict[int, rest.RestResult]:
+    """`measure(server)` on every server in turn, one slice each, `slices` rounds; the results
+    per worker count. Whatever the machine does meanwhile (its speed drifts by a third within a
+    run here), every server gets its share of every moment of it."""
+    results: dict[int, rest.RestResult] = {}
+    for _ in range(slices):
+        for server in servers:
+            part = measure(server)
+            if server.workers in results:
+                results[server.workers].add(part)
+            else:
+                results[server.workers] = part
+    return results
+
+
+def side_by_side_sweep(run: Run, backend: Backend, data: dict, name: str):
+    """The process sweep again, drift-proof: a server of each worker count started at once on the
+    same database, each REST read endpoint measured on them in alternating slices, so each
+    ratio to one worker compares the same moments (the rows above measure the servers one after
+    another, a minute apart)."""
+    args = run.args
+    counts = sorted(set(args.workers))
+    if args.chat_only or len(counts) < 2 or 1 not in counts:
+        return
+    slices = max(1, round(args.rest_seconds / PAIRED_SLICE_SECONDS))
+    with contextlib.ExitStack() as stack:
+        servers = [
+            stack.enter_context(started_server(run, backend, name, workers, "process sweep side by side"))
+            for workers in counts
+        ]
+        for endpoint in endpoints(run, data, with_auth=False):
+
+            def measure(server, endpoint=endpoint):
+                return rest.run_endpoint(
+                    server.host,
+                    server.port,
+                    endpoint,
+                    concurrency=args.concurrency,
+                    seconds=args.rest_seconds / slices,
+                )
+
+            results = alternating(servers, measure, slices=slices)
+            one = results[1].summary()
+            for workers in counts[1:]:
+                many = results[workers].summary()
+                ratio = round(many["rps"] / one["rps"], 2) if one["rps"] and many["rps"] else None
+                run.scaling.append(
+                    {
+                        "name": endpoint.name,
+                        "workers": workers,
+                        "rps": many["rps"],
+                        "rps_one_worker": one["rps"],
+                        "errors": many["errors"] + one["errors"],
+                        "slices": slices,
+                        "ratio": ratio,
+                    }
+                )
+            run.say(
+                f"serve side by side: {endpoint.name}: "
+                + ", ".join(f"{w} workers {results[w].summary()['rps']} req/s" for w in counts)
+            )
 
 
 # --- chat ------------------------------------------------------------------------------------
@@ -547,6 +612,7 @@ def measure_serve(run: Run, database_url: str, redis_url: str):
             run.notes.append(f"--serve-workers {args.serve_workers} is not in --workers: no chat on serve")
         if not args.quick:
             sweep(run, config, backend, data, name, args.serve_workers)
+            side_by_side_sweep(run, backend, data, name)
         ledger_check(run, config, backend, "at the end")
         run.live.remove(backend)
 
@@ -599,7 +665,27 @@ def scaling_lines(rows: list[dict]) -> list[str]:
     for name, rates in by_name.items():
         if len(rates) > 1 and 1 in rates:
             ratios = ", ".join(f"{w} workers {rates[w] / rates[1]:.2f}x" for w in sorted(rates) if w != 1)
-            lines.append(f"process sweep, {name}: {ratios} the req/s of 1 worker")
+            lines.append(f"process sweep, one server after another, {name}: {ratios} the req/s of 1 worker")
+    return ["\n".join(lines)] if lines else []
+
+
+def side_by_side_lines(rows: list[dict]) -> list[str]:
+    """The side-by-side sweep's ratios, per endpoint."""
+    by_name: dict[str, list[dict]] = {}
+    for row in rows:
+        by_name.setdefault(row["name"], []).append(row)
+    lines = []
+    for name, found in by_name.items():
+        ratios = ", ".join(
+            f"{row['workers']} workers "
+            + (f"{row['ratio']:.2f}x" if row["ratio"] else "-")
+            + (f" ({row['errors']} errors)" if row["errors"] else "")
+            for row in found
+        )
+        lines.append(
+            f"process sweep side by side, {found[0]['slices']} alternating slices, {name}: {ratios} "
+            f"the req/s of 1 worker"
+        )
     return ["\n".join(lines)] if lines else []
 
 
@@ -610,6 +696,7 @@ def tables(run: Run, markdown: bool = False) -> str:
         format_table(run.servers, SERVER_COLUMNS, markdown),
     ]
     parts += scaling_lines(run.rest)
+    parts += side_by_side_lines(run.scaling)
     for s in run.sweeps:
         best = s["highest_passing_rate"]
         verdict = (
@@ -657,7 +744,7 @@ def _stop_everything(run: Run):
 def markdown(path: Path) -> str:
     report = json.loads(path.read_text())
     run = Run(argparse.Namespace(time_budget=0))
-    for key in ("rest", "chat", "sweeps", "servers", "checks", "notes"):
+    for key in ("rest", "chat", "sweeps", "scaling", "servers", "checks", "notes"):
         setattr(run, key, report.get(key, []))
     machine = report["machine"]
     head = (
@@ -718,6 +805,7 @@ def main(argv: list[str] | None = None) -> int:
         "rest": run.rest,
         "chat": run.chat,
         "sweeps": run.sweeps,
+        "scaling": run.scaling,
         "servers": run.servers,
         "checks": run.checks,
         "notes": run.notes,

@@ -164,7 +164,7 @@ def test_process_sweep_is_summarised_relative_to_one_worker():
     ]
 
     assert cli.scaling_lines(rows) == [
-        "process sweep, GET /api/users/me/: 2 workers 1.80x the req/s of 1 worker"
+        "process sweep, one server after another, GET /api/users/me/: 2 workers 1.80x the req/s of 1 worker"
     ]
 
 
