@@ -1,4 +1,4 @@
-"""Django's HTTP handler for ASGI without the two per-request costs of the stock one.
+"""Django's HTTP handler for ASGI without the per-request costs of the stock one.
 
 Django's `ASGIHandler` gives every request a new `ThreadSensitiveContext`, so every request runs
 its synchronous code on a thread created for it and opens a database connection of its own (the
@@ -16,11 +16,11 @@ signals) and changes only that:
 * so do the request's signals: stock Django hops to the thread three times per request
   (`request_started`'s receivers, then the view, then `response.close()` with
   `request_finished`'s), and each hop wakes a thread and the event loop in turn, which on this
-  kind of machine costs more than the floor view itself (docs/bench.md, "The seventh round").
+  kind of machine costs more than the floor view itself (docs/bench.md, "One hop per request").
   Here `request_started`, the view and, for a response whose body is already built, its
   `close()` run in one hop; the database connection goes back to the pool before the response
   is sent, as soon as nothing of the request can use it. A streaming response is closed after
-  it is sent, as Django does.
+  it is sent, as Django does, or when its view returns if the client has gone by then.
 
 Code on those threads is still inside asgiref's bridges, so `async_to_sync` (the channel layer
 in `common.events.publish`, the health check) runs on the server's event loop as before.
@@ -28,6 +28,7 @@ in `common.events.publish`, the health check) runs on the server's event loop as
 
 import asyncio
 import contextlib
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -65,17 +66,17 @@ class DjangoHTTP(ASGIHandler):
         executor = await free.get()
         try:
             async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
+                await self.handle(scope, receive, send, executor=executor)
         finally:
             free.put_nowait(executor)
 
-    async def handle(self, scope, receive, send):
+    async def handle(self, scope, receive, send, *, executor):
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
         set_script_prefix(get_script_prefix(scope))
-        serving = asyncio.create_task(self._serve(scope, body_file, send))
+        serving = asyncio.create_task(self._serve(scope, body_file, send, executor))
         # A client that goes away stops the wait (and a streaming body), as in Django's handler;
         # the view itself, on its thread, runs to its end either way.
         watching = asyncio.create_task(self.listen_for_disconnect(receive))
@@ -93,8 +94,17 @@ class DjangoHTTP(ASGIHandler):
             watching.cancel()
             body_file.close()
 
-    async def _serve(self, scope, body_file, send):
-        response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+    async def _serve(self, scope, body_file, send, executor):
+        responding = asyncio.ensure_future(
+            sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+        )
+        try:
+            response = await asyncio.shield(responding)
+        except asyncio.CancelledError:
+            # The client left while the view ran on its thread: a streaming response it returns
+            # is never sent, so close it (request_finished) there once it is returned.
+            responding.add_done_callback(functools.partial(_close_unsent, executor))
+            raise
         try:
             await self.send_response(response, send)
         finally:
@@ -113,3 +123,13 @@ class DjangoHTTP(ASGIHandler):
         if not response.streaming:
             response.close()  # request_finished: the body is built, nothing reads the request now
         return response
+
+
+def _close_unsent(executor, responding: asyncio.Future) -> None:
+    if responding.cancelled() or responding.exception() is not None:
+        return
+    response = responding.result()
+    if response.streaming:
+        # On the view's own thread, after it (so request_finished closes that thread's
+        # connection); the request's ThreadSensitiveContext has exited by now.
+        asyncio.get_running_loop().run_in_executor(executor, response.close)

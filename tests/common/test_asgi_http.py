@@ -143,11 +143,12 @@ async def test_a_streaming_response_is_finished_after_its_body_is_sent(events):
     assert body == b"one two"
 
 
-async def test_a_client_gone_before_the_response_gets_none_and_the_request_still_finishes(events):
+@pytest.mark.parametrize("path", ["/plain/", "/streaming/"])
+async def test_a_client_gone_before_the_response_gets_none_and_the_request_still_finishes(events, path):
     release = threading.Event()
     request_started.connect(lambda **kwargs: release.wait(5), weak=False, dispatch_uid="hold")
     try:
-        comm = ApplicationCommunicator(DjangoHTTP(threads=1), _scope("/plain/"))
+        comm = ApplicationCommunicator(DjangoHTTP(threads=1), _scope(path))
         await comm.send_input({"type": "http.request", "body": b""})
         await comm.send_input({"type": "http.disconnect"})
         await comm.wait(5)  # the handler returns without waiting for the view
