@@ -29,6 +29,7 @@ in `common.events.publish`, the health check) runs on the server's event loop as
 import asyncio
 import contextlib
 import functools
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -37,6 +38,8 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse
 from django.urls import set_script_prefix
+
+logger = logging.getLogger(__name__)
 
 
 class DjangoHTTP(ASGIHandler):
@@ -126,10 +129,19 @@ class DjangoHTTP(ASGIHandler):
 
 
 def _close_unsent(executor, responding: asyncio.Future) -> None:
-    if responding.cancelled() or responding.exception() is not None:
+    if responding.cancelled():
+        return
+    if responding.exception() is not None:  # nobody awaits it any more: say it, don't drop it
+        logger.error("a request whose client had left failed", exc_info=responding.exception())
         return
     response = responding.result()
     if response.streaming:
         # On the view's own thread, after it (so request_finished closes that thread's
         # connection); the request's ThreadSensitiveContext has exited by now.
-        asyncio.get_running_loop().run_in_executor(executor, response.close)
+        closing = asyncio.get_running_loop().run_in_executor(executor, response.close)
+        closing.add_done_callback(_log_failure)
+
+
+def _log_failure(closing: asyncio.Future) -> None:
+    if not closing.cancelled() and closing.exception() is not None:
+        logger.error("closing an unsent streaming response failed", exc_info=closing.exception())

@@ -52,3 +52,24 @@ def test_the_report_says_each_ratio_and_any_errors():
         "4 workers - (3 errors) the req/s of 1 worker"
     )
     assert cli.side_by_side_lines([]) == []
+
+
+def test_an_earlier_json_prints_its_side_by_side_sweep(tmp_path):
+    import json
+
+    report = {
+        "date": "2026-12-02T02:00:00+00:00",
+        "git_commit": "abc1234",
+        "git_dirty": False,
+        "duration_s": 380.0,
+        "machine": {"cpus": 2, "platform": "Linux", "python": "3.11.7", "loadavg_at_end": [1.0, 1.0, 1.0]},
+        "rest": [],
+        "scaling": [{"name": "GET /api/users/me/", "workers": 2, "ratio": 1.6, "errors": 0, "slices": 5}],
+    }
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps(report))
+
+    assert (
+        "process sweep side by side, 5 alternating slices, GET /api/users/me/: 2 workers 1.60x "
+        "the req/s of 1 worker"
+    ) in cli.markdown(path)

@@ -97,12 +97,18 @@ def events(settings):
     """What happened, in order: signals and views with the thread they ran on, messages sent."""
     settings.ROOT_URLCONF = __name__
     happened = []
+    # Only this module's requests and their threads: a request another test left running in the
+    # same process may still finish while these run.
+    ours = set()
 
-    def started(**kwargs):
-        happened.append(("started", threading.get_ident()))
+    def started(scope=None, **kwargs):
+        if scope is not None and scope["path"] in {"/plain/", "/streaming/"}:
+            ours.add(threading.get_ident())
+            happened.append(("started", threading.get_ident()))
 
     def finished(**kwargs):
-        happened.append(("finished", threading.get_ident()))
+        if threading.get_ident() in ours:
+            happened.append(("finished", threading.get_ident()))
 
     request_started.connect(started, weak=False)
     request_finished.connect(finished, weak=False)
@@ -162,6 +168,30 @@ async def test_a_client_gone_before_the_response_gets_none_and_the_request_still
     finally:
         release.set()
         request_started.disconnect(dispatch_uid="hold")
+
+
+async def test_an_unsent_streaming_response_that_fails_to_close_is_logged(events, caplog):
+    release = threading.Event()
+    request_started.connect(lambda **kwargs: release.wait(5), weak=False, dispatch_uid="hold")
+    # Closing a response sends request_finished; a receiver that fails makes the close fail.
+    request_finished.connect(lambda **kwargs: 1 / 0, weak=False, dispatch_uid="fail")
+    try:
+        comm = ApplicationCommunicator(DjangoHTTP(threads=1), _scope("/streaming/"))
+        await comm.send_input({"type": "http.request", "body": b""})
+        await comm.send_input({"type": "http.disconnect"})
+        await comm.wait(5)
+        release.set()
+        for _ in range(100):
+            if "closing an unsent streaming response failed" in caplog.text:
+                break
+            await asyncio.sleep(0.02)
+        failure = next(r for r in caplog.records if r.name == "common.asgi_http")
+        assert failure.levelname == "ERROR"
+        assert failure.exc_info[0] is ZeroDivisionError
+    finally:
+        release.set()
+        request_started.disconnect(dispatch_uid="hold")
+        request_finished.disconnect(dispatch_uid="fail")
 
 
 @pytest.mark.django_db
